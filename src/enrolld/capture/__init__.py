@@ -1,0 +1,1 @@
+"""Frame sources, the enrollment button and the enrollment flow."""

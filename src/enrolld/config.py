@@ -1,0 +1,272 @@
+"""Typed configuration: one TOML file, validated once at load.
+
+Every section is a frozen dataclass; unknown keys and wrong types are rejected with the
+key's dotted path. Secrets may come from the environment (ENROLLD_<SECTION>_<KEY>) or from
+systemd credentials ($CREDENTIALS_DIRECTORY/<section>.<key>) so they never live in the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+from .errors import ConfigError
+
+SECRET_KEYS = frozenset({"token", "secret_key", "api_secret", "password"})
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    id: str = "enrolld"  # names this appliance in MQTT topics and Home Assistant
+    node: int = 0  # 0..1023, folded into every face_id so ids stay unique across devices
+    state_dir: str = "state"  # SQLite file and other state live here (systemd: StateDirectory)
+
+
+@dataclass(frozen=True)
+class VisionConfig:
+    accelerator: str = "auto"  # auto | cpu | edgetpu | gpu
+    threads: int = 1  # XNNPACK threads on the CPU backend
+    detector: str = "full"  # full (faces near and far, 192 px input) | short (selfie range, 128 px)
+    embedder: str = "int8"  # int8 | float16
+    models_dir: str = ""  # empty: the models shipped with the package
+    edgetpu_library: str = "libedgetpu.so.1"
+    gpu_delegate_library: str = "libtensorflowlite_gpu_delegate.so"
+    min_detection_score: float = 0.6
+    max_image_pixels: int = 50_000_000  # header check before decoding: refuses decompression bombs
+    max_image_side: int = 20_000
+    queue_size: int = 16  # jobs waiting for the vision worker before callers get "busy"
+    timeout_s: float = 20.0  # a caller waits this long for its job
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    min_face_px: int = 80  # the shorter side of the face box, in source pixels
+    min_sharpness: float = 40.0  # variance of the Laplacian on the 150 px chip
+    max_yaw_deg: float = 35.0
+    max_pitch_deg: float = 30.0
+    min_score: float = 0.75  # detector confidence
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    path: str = "enrolld.sqlite3"  # relative paths are under device.state_dir
+    max_face_sets: int = 10
+    default_capacity: int = 100_000
+    keep_images: bool = False  # the cloud contracts keep features, not photos
+
+
+@dataclass(frozen=True)
+class FrsConfig:
+    project_id: str = "local"
+    token: str = ""  # X-Auth-Token accepted when set
+    access_key: str = ""  # AK/SK SDK-HMAC-SHA256 signing, accepted when both are set
+    secret_key: str = ""
+    clock_skew_s: int = 900
+
+
+@dataclass(frozen=True)
+class AccuAuthConfig:
+    api_id: str = ""
+    api_secret: str = ""
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    host: str = "127.0.0.1"  # localhost only unless you open it on purpose
+    port: int = 8066
+    threads: int = 8
+    max_body_mb: float = 12.0
+    url_fetch_hosts: tuple[str, ...] = ()  # hosts image_url may fetch from; empty refuses image_url
+    frs: FrsConfig = field(default_factory=FrsConfig)
+    accuauth: AccuAuthConfig = field(default_factory=AccuAuthConfig)
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: str = ""
+    password: str = ""
+    tls: bool = False
+    ca_file: str = ""
+    topic_prefix: str = "enrolld"
+    keepalive_s: int = 30
+    ha_discovery: bool = True
+    ha_prefix: str = "homeassistant"
+    outbox_limit: int = 10_000
+    include_embedding: bool = False
+    include_thumbnail: bool = False
+
+
+@dataclass(frozen=True)
+class CaptureConfig:
+    source: str = "none"  # none | picamera2 | opencv | folder
+    device: str = "0"  # opencv: USB index, /dev/video path, GStreamer pipeline or RTSP URL
+    folder: str = ""  # folder source: image files played in name order
+    width: int = 1280
+    height: int = 720
+    burst_s: float = 2.0
+    face_set: str = "default"
+    button_pin: int = -1  # GPIO (BCM) of the enrollment button; -1: none
+    led_pin: int = -1
+    debounce_s: float = 0.05
+
+
+@dataclass(frozen=True)
+class Config:
+    device: DeviceConfig = field(default_factory=DeviceConfig)
+    vision: VisionConfig = field(default_factory=VisionConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
+    capture: CaptureConfig = field(default_factory=CaptureConfig)
+
+    @property
+    def store_path(self) -> Path:
+        path = Path(self.store.path)
+        return path if path.is_absolute() else Path(self.device.state_dir) / path
+
+
+CHOICES = {
+    "vision.accelerator": ("auto", "cpu", "edgetpu", "gpu"),
+    "vision.detector": ("full", "short"),
+    "vision.embedder": ("int8", "float16"),
+    "capture.source": ("none", "picamera2", "opencv", "folder"),
+}
+
+
+def load(path: str | os.PathLike | None = None, *, environ=None) -> Config:
+    """Read and validate a TOML file (None: built-in defaults), then apply secrets from
+    the environment and systemd credentials."""
+    data: dict = {}
+    if path is not None:
+        try:
+            with open(path, "rb") as f:
+                data = tomllib.load(f)
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    environ = os.environ if environ is None else environ
+    _overlay_secrets(data, environ)
+    config = from_dict(data)
+    validate(config)
+    return config
+
+
+def from_dict(data: dict) -> Config:
+    return _build(Config, data, "")
+
+
+def _build(cls, data, prefix: str):
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a table")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in names:
+            raise ConfigError(f"unknown key: {prefix}{key}")
+    values = {}
+    for name in names:
+        if name in data:
+            values[name] = _coerce(hints[name], data[name], prefix + name)
+    try:
+        return cls(**values)
+    except TypeError as e:  # pragma: no cover - dataclass signature mismatch is a bug
+        raise ConfigError(str(e)) from None
+
+
+def _coerce(hint, value, path: str):
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, path + ".")
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{path}: expected a list of strings")
+        return tuple(value)
+    if hint is bool:
+        ok = isinstance(value, bool)
+    elif hint is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif hint is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif hint is str:
+        ok = isinstance(value, str)
+    else:  # pragma: no cover
+        ok = True
+    if not ok:
+        raise ConfigError(f"{path}: expected {hint.__name__}, got {type(value).__name__}")
+    if path in CHOICES and value not in CHOICES[path]:
+        raise ConfigError(f"{path}: must be one of {', '.join(CHOICES[path])}; got {value!r}")
+    return value
+
+
+def _overlay_secrets(data: dict, environ) -> None:
+    """ENROLLD_API_FRS_SECRET_KEY=... overrides api.frs.secret_key, and so on; a systemd
+    credential file named like the dotted key (api.frs.secret_key) does the same."""
+    cred_dir = environ.get("CREDENTIALS_DIRECTORY")
+    for dotted in _secret_paths(Config, ""):
+        env_name = "ENROLLD_" + dotted.replace(".", "_").upper()
+        value = environ.get(env_name)
+        if value is None and cred_dir:
+            cred = Path(cred_dir) / dotted
+            if cred.is_file():
+                value = cred.read_text().strip()
+        if value is not None:
+            *parents, leaf = dotted.split(".")
+            node = data
+            for p in parents:
+                node = node.setdefault(p, {})
+            node[leaf] = value
+
+
+def _secret_paths(cls, prefix: str):
+    for f in dataclasses.fields(cls):
+        hint = typing.get_type_hints(cls)[f.name]
+        if dataclasses.is_dataclass(hint):
+            yield from _secret_paths(hint, prefix + f.name + ".")
+        elif f.name in SECRET_KEYS or f.name == "access_key" or f.name == "api_id":
+            yield prefix + f.name
+
+
+def redacted(config: Config) -> dict:
+    """The config as a dict with every secret replaced, for logs and check-config."""
+
+    def walk(obj):
+        out = {}
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            if dataclasses.is_dataclass(value):
+                out[f.name] = walk(value)
+            elif f.name in SECRET_KEYS and value:
+                out[f.name] = "***"
+            else:
+                out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    return walk(config)
+
+
+def validate(config: Config) -> None:
+    """Checks across keys that a type alone cannot express."""
+    if not 0 <= config.device.node <= 1023:
+        raise ConfigError("device.node: must be between 0 and 1023")
+    if config.vision.threads < 1:
+        raise ConfigError("vision.threads: must be at least 1")
+    if not 1 <= config.api.port <= 65535:
+        raise ConfigError("api.port: must be between 1 and 65535")
+    frs = config.api.frs
+    if bool(frs.access_key) != bool(frs.secret_key):
+        raise ConfigError("api.frs: access_key and secret_key must be set together")
+

@@ -1,0 +1,1 @@
+"""Publishing the outbox over MQTT, with Home Assistant discovery."""

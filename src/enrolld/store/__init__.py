@@ -1,0 +1,1 @@
+"""SQLite face sets, faces, search index and the event outbox."""

@@ -1,0 +1,1 @@
+"""Image bytes to faces: decode, detect, align, quality gate, embed."""
