@@ -45,6 +45,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def subgroup(subparsers, name: str, help: str):
+    """The sub-subparsers of a shared command group such as `bench` or `models`, created by
+    whichever module asks first, so each area can add `enrolld bench <its-thing>`."""
+    if name in subparsers.choices:
+        return subparsers.choices[name]._enrolld_group
+    parser = subparsers.add_parser(name, help=help)
+    group = parser.add_subparsers(dest=f"{name}_command", metavar="WHAT", required=True)
+    parser._enrolld_group = group
+    return group
+
+
 def check_config(args) -> int:
     config = config_mod.load(args.path)
     print(json.dumps(config_mod.redacted(config), indent=2))

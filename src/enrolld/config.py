@@ -28,6 +28,7 @@ class DeviceConfig:
     id: str = "enrolld"  # names this appliance in MQTT topics and Home Assistant
     node: int = 0  # 0..1023, folded into every face_id so ids stay unique across devices
     state_dir: str = "state"  # SQLite file and other state live here (systemd: StateDirectory)
+    stop_timeout_s: float = 20.0  # SIGTERM: finish in-flight work and publish within this; keep < TimeoutStopSec
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class VisionConfig:
     models_dir: str = ""  # empty: the models shipped with the package
     edgetpu_library: str = "libedgetpu.so.1"
     gpu_delegate_library: str = "libtensorflowlite_gpu_delegate.so"
-    min_detection_score: float = 0.6
+    min_detection_score: float = 0.5
     max_image_pixels: int = 50_000_000  # header check before decoding: refuses decompression bombs
     max_image_side: int = 20_000
     queue_size: int = 16  # jobs waiting for the vision worker before callers get "busy"
@@ -97,12 +98,17 @@ class MqttConfig:
     username: str = ""
     password: str = ""
     tls: bool = False
-    ca_file: str = ""
+    ca_file: str = ""  # empty with tls = true: the system's CA bundle
+    cert_file: str = ""  # client certificate for brokers that want mutual TLS
+    key_file: str = ""
+    client_id: str = ""  # empty: enrolld-<device.id>
+    reconnect_min_s: float = 1.0  # backoff between reconnect attempts doubles from min to max
+    reconnect_max_s: float = 60.0
     topic_prefix: str = "enrolld"
     keepalive_s: int = 30
     ha_discovery: bool = True
     ha_prefix: str = "homeassistant"
-    outbox_limit: int = 10_000
+    outbox_limit: int = 10_000  # rows waiting for the broker before status says "full"; nothing is dropped
     include_embedding: bool = False
     include_thumbnail: bool = False
 
@@ -115,10 +121,12 @@ class CaptureConfig:
     width: int = 1280
     height: int = 720
     burst_s: float = 2.0
+    burst_max_frames: int = 20  # analyzed frames per burst, whatever the camera's frame rate
     face_set: str = "default"
     button_pin: int = -1  # GPIO (BCM) of the enrollment button; -1: none
     led_pin: int = -1
     debounce_s: float = 0.05
+    led_active_high: bool = True
 
 
 @dataclass(frozen=True)
@@ -266,6 +274,14 @@ def validate(config: Config) -> None:
         raise ConfigError("vision.threads: must be at least 1")
     if not 1 <= config.api.port <= 65535:
         raise ConfigError("api.port: must be between 1 and 65535")
+    if config.mqtt.reconnect_min_s <= 0 or config.mqtt.reconnect_max_s < config.mqtt.reconnect_min_s:
+        raise ConfigError("mqtt.reconnect_min_s: must be > 0 and not above mqtt.reconnect_max_s")
+    if config.mqtt.outbox_limit < 1:
+        raise ConfigError("mqtt.outbox_limit: must be at least 1")
+    if bool(config.mqtt.cert_file) != bool(config.mqtt.key_file):
+        raise ConfigError("mqtt: cert_file and key_file must be set together")
+    if config.capture.burst_s <= 0 or config.capture.burst_max_frames < 1:
+        raise ConfigError("capture.burst_s and capture.burst_max_frames: must be positive")
     frs = config.api.frs
     if bool(frs.access_key) != bool(frs.secret_key):
         raise ConfigError("api.frs: access_key and secret_key must be set together")

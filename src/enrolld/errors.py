@@ -15,7 +15,16 @@ class ModelError(EnrolldError):
 
 
 class AcceleratorError(EnrolldError):
-    """An explicitly requested accelerator (Edge TPU, GPU) cannot be used."""
+    """An explicitly requested accelerator (Edge TPU, GPU) cannot be used. `short` is the
+    cause alone, for the one-line log of `auto`; the message adds what to do about it."""
+
+    def __init__(self, message: str, short: str = ""):
+        super().__init__(message)
+        self.short = short or message
+
+    @classmethod
+    def with_advice(cls, cause: str, advice: str) -> "AcceleratorError":
+        return cls(f"{cause}: {advice}", short=cause)
 
 
 class ImageError(EnrolldError):

@@ -1,0 +1,74 @@
+"""Cut the 150×150 chip the dlib ResNet was trained on, from BlazeFace keypoints.
+
+dlib cut its training chips with get_face_chip_details(shape5, 150, 0.25). TEMPLATE holds
+where BlazeFace's eye, nose-tip and mouth keypoints land, on average, inside such chips:
+measured by `enrolld bench align` over 80 real faces (dlib's own 5-point chips as the
+reference). A least-squares similarity transform onto the template reproduces dlib's crop;
+`enrolld bench align` reports how close it comes.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+CHIP_SIZE = 150
+
+# (x, y) in chip pixels of BlazeFace keypoints 0..3: the eye on the image's left, the eye on
+# its right, the nose tip, the mouth centre. The ear keypoints are too pose-dependent to use.
+TEMPLATE = np.array([[46.6, 46.2], [99.9, 46.7], [73.8, 79.9], [73.4, 106.1]], np.float64)
+
+
+def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """The 2×3 rotation + uniform scale + translation that best maps src onto dst
+    (least squares, Umeyama 1991, no reflection)."""
+    src_mean, dst_mean = src.mean(0), dst.mean(0)
+    src_c, dst_c = src - src_mean, dst - dst_mean
+    covariance = dst_c.T @ src_c / len(src)
+    u, s, vt = np.linalg.svd(covariance)
+    d = np.sign(np.linalg.det(u) * np.linalg.det(vt))
+    correction = np.diag([1.0, d])
+    rotation = u @ correction @ vt
+    scale = (s * np.diag(correction)).sum() / src_c.var(0).sum()
+    translation = dst_mean - scale * rotation @ src_mean
+    return np.hstack([scale * rotation, translation[:, None]])
+
+
+def chip_transform(keypoints: np.ndarray) -> np.ndarray:
+    """Image → chip transform for a face's BlazeFace keypoints (6, 2)."""
+    return similarity_transform(np.asarray(keypoints[:4], np.float64), TEMPLATE)
+
+
+def extract_chip(image: np.ndarray, transform: np.ndarray, size: int = CHIP_SIZE) -> np.ndarray:
+    """Warp the face into a size×size chip. Like dlib, large faces are first halved with a
+    Gaussian pyramid so that shrinking them does not alias (dlib's chips are smooth, and the
+    network expects that)."""
+    transform = transform.astype(np.float64)
+    scale = np.sqrt(abs(np.linalg.det(transform[:, :2])))  # chip pixels per image pixel
+    if scale < 0.5:
+        image, transform = _crop_around_chip(image, transform, size)
+        while scale < 0.5:
+            image = cv2.pyrDown(image)
+            transform = transform @ np.diag([2.0, 2.0, 1.0])
+            scale *= 2
+    return cv2.warpAffine(image, transform, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+
+
+def _crop_around_chip(image, transform, size):
+    """Only the part of the image the chip covers (plus a margin) goes through the pyramid."""
+    inverse = cv2.invertAffineTransform(transform)
+    corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], np.float64) @ inverse.T
+    margin = 8 / np.sqrt(abs(np.linalg.det(transform[:, :2])))
+    x0, y0 = np.floor(corners.min(0) - margin).astype(int)
+    x1, y1 = np.ceil(corners.max(0) + margin).astype(int)
+    h, w = image.shape[:2]
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if x1 <= x0 or y1 <= y0:
+        return image, transform
+    shifted = transform.copy()
+    shifted[:, 2] += transform[:, :2] @ np.array([x0, y0], np.float64)
+    return image[y0:y1, x0:x1], shifted
+
+
+def map_points(transform: np.ndarray, points: np.ndarray) -> np.ndarray:
+    return np.c_[points, np.ones(len(points))] @ transform.T

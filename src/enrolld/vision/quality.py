@@ -1,0 +1,64 @@
+"""The quality gate: what stops a blurry, tiny, low-confidence or side-on face from being
+enrolled. Each failure has a name, so a caller (or the person at the camera) learns why."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from .types import Quality
+
+# Where the nose tip sits between the eyes and the mouth on a frontal face, from the
+# alignment template: (79.9 − 46.45) / (106.1 − 46.45).
+FRONTAL_NOSE_RATIO = 0.561
+
+
+def sharpness(chip_bgr: np.ndarray) -> float:
+    """Variance of the Laplacian of the grey chip: high for crisp detail, low for blur. On the
+    fixed-size chip it also falls for faces upscaled from too few pixels."""
+    grey = cv2.cvtColor(chip_bgr, cv2.COLOR_BGR2GRAY)
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+
+
+def head_pose(keypoints: np.ndarray) -> tuple[float, float]:
+    """(yaw, pitch) in degrees, a geometric estimate from BlazeFace's keypoints: yaw from where
+    the nose falls between the two ear points, pitch from where it falls between the eyes and
+    the mouth, both measured along the face's own axes (so a tilted head is not 'turned')."""
+    eye_a, eye_b, nose, mouth, ear_a, ear_b = np.asarray(keypoints, np.float64)
+    across = eye_b - eye_a
+    across /= max(np.linalg.norm(across), 1e-6)
+    down = np.array([-across[1], across[0]])
+    ear_span = np.dot(ear_b - ear_a, across)
+    ratio = np.dot(nose - ear_a, across) / ear_span if abs(ear_span) > 1e-6 else 0.5
+    yaw = math.degrees(math.asin(float(np.clip(2 * ratio - 1, -1, 1))))
+    eyes = (eye_a + eye_b) / 2
+    eye_to_mouth = np.dot(mouth - eyes, down)
+    nose_ratio = np.dot(nose - eyes, down) / eye_to_mouth if abs(eye_to_mouth) > 1e-6 else FRONTAL_NOSE_RATIO
+    pitch = math.degrees(math.asin(float(np.clip((nose_ratio - FRONTAL_NOSE_RATIO) * 2.5, -1, 1))))
+    return yaw, pitch
+
+
+def assess(box_xywh, image_size, keypoints, score: float, chip_bgr, config) -> Quality:
+    """Measure one face and judge it against the [quality] thresholds."""
+    x, y, w, h = box_xywh
+    width, height = image_size
+    size_px = int(min(w, h))
+    sharp = sharpness(chip_bgr)
+    yaw, pitch = head_pose(keypoints)
+    reasons = []
+    if size_px < config.min_face_px:
+        reasons.append("too_small")
+    if sharp < config.min_sharpness:
+        reasons.append("blurry")
+    if abs(yaw) > config.max_yaw_deg:
+        reasons.append("turned_sideways")
+    if abs(pitch) > config.max_pitch_deg:
+        reasons.append("tilted_up_or_down")
+    if score < config.min_score:
+        reasons.append("low_confidence")
+    outside = max(0, -x) + max(0, -y) + max(0, x + w - width) + max(0, y + h - height)
+    if outside > 0.25 * min(w, h):
+        reasons.append("partly_outside_image")
+    return Quality(not reasons, tuple(reasons), size_px, sharp, yaw, pitch, float(score))
