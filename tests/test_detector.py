@@ -1,0 +1,49 @@
+import numpy as np
+
+from enrolld.vision import detector
+
+
+def test_anchor_counts_and_order_match_the_models():
+    short = detector.anchors(detector.SPECS["short"])
+    full = detector.anchors(detector.SPECS["full"])
+    assert short.shape == (896, 2) and full.shape == (2304, 2)
+    # first cell of the 16×16 grid, twice (two anchors per cell), then the next cell along x
+    np.testing.assert_allclose(short[:3], [[1 / 32, 1 / 32], [1 / 32, 1 / 32], [3 / 32, 1 / 32]])
+    # the 8×8 group starts after 512 anchors with 6 per cell
+    np.testing.assert_allclose(short[512:519], [[1 / 16, 1 / 16]] * 6 + [[3 / 16, 1 / 16]])
+    np.testing.assert_allclose(full[48], [1 / 96, 3 / 96])  # second row of the 48×48 grid
+
+
+def test_box_decoding_is_relative_to_the_anchor_in_input_pixels():
+    raw = np.zeros((1, 16), np.float32)
+    raw[0, :4] = [12.8, -6.4, 32.0, 64.0]  # dx, dy, w, h in input pixels (128)
+    raw[0, 4:6] = [0.0, 12.8]
+    boxes, keypoints = detector.decode_boxes(raw, np.array([[0.5, 0.5]], np.float32), 128)
+    np.testing.assert_allclose(boxes[0], [0.6 - 0.125, 0.45 - 0.25, 0.6 + 0.125, 0.45 + 0.25], atol=1e-6)
+    np.testing.assert_allclose(keypoints[0, 0], [0.5, 0.6], atol=1e-6)
+
+
+def test_weighted_nms_merges_overlaps_and_keeps_separate_faces():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], np.float32)
+    keypoints = np.stack([np.full((6, 2), v, np.float32) for v in (0.0, 2.0, 55.0)])
+    scores = np.array([0.9, 0.3, 0.8], np.float32)
+    kept = detector.weighted_nms(boxes, keypoints, scores)
+    assert len(kept) == 2
+    merged_box, merged_points, merged_score = kept[0]
+    assert merged_score == np.float32(0.9)
+    np.testing.assert_allclose(merged_box, (boxes[0] * 0.9 + boxes[1] * 0.3) / 1.2, atol=1e-5)
+    np.testing.assert_allclose(merged_points[0], [0.5, 0.5], atol=1e-5)
+    np.testing.assert_allclose(kept[1][0], boxes[2])
+
+
+def test_iou():
+    assert detector.iou(np.array([0, 0, 10, 10.0]), np.array([[0, 0, 10, 10.0]]))[0] == 1.0
+    assert detector.iou(np.array([0, 0, 10, 10.0]), np.array([[20, 20, 30, 30.0]]))[0] == 0.0
+    np.testing.assert_allclose(detector.iou(np.array([0, 0, 10, 10.0]), np.array([[5, 0, 15, 10.0]])), [1 / 3])
+
+
+def test_letterbox_keeps_aspect_and_scales_to_minus_one_one():
+    image = np.full((100, 200, 3), 255, np.uint8)
+    tensor, scale, pad_x, pad_y = detector.letterbox(image, 128)
+    assert tensor.shape == (1, 128, 128, 3) and scale == 0.64 and pad_x == 0 and pad_y == 32
+    assert tensor[0, 0, 0, 0] == -1.0 and tensor[0, 64, 64, 0] == 1.0

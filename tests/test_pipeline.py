@@ -1,0 +1,106 @@
+"""The whole path from bytes to embeddings, with the real detector and embedder models."""
+
+import threading
+
+import cv2
+import numpy as np
+import pytest
+
+from enrolld import config as config_mod
+from enrolld.errors import BusyError, ImageError
+from enrolld.vision.pipeline import build_pipeline
+from enrolld.vision.similarity import similarity
+from enrolld.vision.worker import VisionWorker
+from sample_images import astronaut_bgr, astronaut_jpeg, encode
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    return build_pipeline(config_mod.load(None))
+
+
+def test_the_astronaut_has_one_good_face(pipeline):
+    analysis = pipeline.analyze(astronaut_jpeg())
+    assert (analysis.width, analysis.height) == (512, 512)
+    assert len(analysis.faces) == 1
+    face = analysis.faces[0]
+    # her face is around x 175-280, y 70-180 in the 512 px portrait
+    assert 160 < face.box.x < 190 and 55 < face.box.y < 90 and 90 < face.box.width < 125
+    assert face.quality.passed, face.quality
+    assert face.embedding.shape == (128,) and abs(np.linalg.norm(face.embedding) - 1) < 1e-5
+    assert set(analysis.timings_ms) == {"decode_ms", "detect_ms", "align_ms", "embed_ms"}
+
+
+def test_same_face_resized_rotated_and_reencoded_stays_similar(pipeline):
+    original = pipeline.analyze(astronaut_jpeg()).faces[0].embedding
+    image = astronaut_bgr()
+    for variant in (
+        cv2.resize(image, (1024, 1024)),
+        cv2.warpAffine(image, cv2.getRotationMatrix2D((256, 256), 15, 1.0), (512, 512)),
+        cv2.flip(image, 1),
+    ):
+        face = pipeline.analyze(encode(variant, ".png")).faces[0]
+        assert similarity(original, face.embedding) > 0.93
+
+
+def test_boxes_are_in_source_pixels_when_a_big_jpeg_is_decoded_reduced(pipeline):
+    small = pipeline.analyze(astronaut_jpeg()).faces[0].box
+    big = pipeline.analyze(encode(cv2.resize(astronaut_bgr(), (4096, 4096)))).faces[0]
+    assert abs(big.box.x - 8 * small.x) < 40 and abs(big.box.width - 8 * small.width) < 60
+    assert big.quality.size_px == min(big.box.width, big.box.height)
+
+
+def test_no_face_in_a_flat_image(pipeline):
+    assert pipeline.analyze(encode(np.full((300, 300, 3), 90, np.uint8))).faces == ()
+
+
+def test_a_tiny_blurry_face_fails_the_gate(pipeline):
+    tiny = cv2.resize(astronaut_bgr(), (160, 160))
+    canvas = np.zeros((480, 480, 3), np.uint8)
+    canvas[160:320, 160:320] = cv2.GaussianBlur(tiny, (0, 0), 1.5)
+    faces = pipeline.analyze(encode(canvas, ".png")).faces
+    assert faces and not faces[0].quality.passed
+    assert "too_small" in faces[0].quality.reasons
+
+
+def test_several_faces_come_largest_first(pipeline):
+    image = astronaut_bgr()
+    canvas = np.zeros((520, 940, 3), np.uint8)
+    canvas[4:516, 0:512] = image
+    canvas[60:460, 530:930] = cv2.resize(image, (400, 400))
+    analysis = pipeline.analyze(encode(canvas))
+    assert len(analysis.faces) == 2
+    assert analysis.faces[0].box.area > analysis.faces[1].box.area
+    assert len(pipeline.analyze(encode(canvas), largest_only=True).faces) == 1
+
+
+def test_bad_bytes_raise_image_errors(pipeline):
+    with pytest.raises(ImageError):
+        pipeline.analyze(b"\xff\xd8\xff garbage")
+
+
+def test_worker_serialises_callers_and_reports_busy(pipeline):
+    worker = VisionWorker(pipeline, queue_size=1, timeout_s=30)
+    try:
+        data = astronaut_jpeg()
+        results, errors = [], []
+
+        def call():
+            try:
+                results.append(worker.analyze(data))
+            except BusyError as e:
+                errors.append(e)
+
+        threads = [threading.Thread(target=call) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(results) + len(errors) == 8 and results and errors  # some served, the overflow told "busy"
+        assert all(len(r.faces) == 1 for r in results)
+        with pytest.raises(ImageError):
+            worker.analyze(b"not an image")  # the caller gets the pipeline's own error
+        assert worker.healthy()
+    finally:
+        worker.close()
+    assert not worker.healthy()
