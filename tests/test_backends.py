@@ -76,3 +76,11 @@ def test_edgetpu_runs_the_float_detector_on_the_cpu_and_wants_a_compiled_embedde
 def test_cpu_backend_uses_the_configured_threads():
     backend = CpuBackend(vision(threads=3))
     assert backend.threads == 3
+
+
+def test_auto_with_a_coral_but_no_compiled_model_serves_on_the_cpu(monkeypatch, caplog):
+    caplog.set_level(logging.INFO)
+    monkeypatch.setattr(backends, "REGISTRY", dict(backends.REGISTRY, edgetpu=lambda cfg: EdgeTpuBackend(cfg, loader=fake_loader)))
+    pipeline = build_pipeline(config_mod.from_dict({"vision": {"accelerator": "auto"}}))
+    assert pipeline.backend_name == "cpu"
+    assert any("a Coral is here but" in r.getMessage() for r in caplog.records)

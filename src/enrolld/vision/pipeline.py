@@ -12,7 +12,9 @@ import time
 import numpy as np
 
 from . import align, decode as decoding, models, quality
+from ..errors import ModelError
 from .backends import select as select_backend
+from .backends.cpu import CpuBackend
 from .detector import FaceDetector
 from .embedder import FaceEmbedder
 from .types import Analysis, Box, Face
@@ -96,6 +98,12 @@ def build_pipeline(config) -> Pipeline:
     vision = config.vision
     backend = select_backend(vision)
     directory = models.models_dir(vision.models_dir)
+    if backend.wants_edgetpu_models and vision.accelerator == "auto":
+        try:
+            models.embedder_path(vision.embedder, directory, edgetpu=True)
+        except ModelError as e:
+            log.info("inference backend: cpu after all (auto: a Coral is here but %s)", e)
+            backend = CpuBackend(vision)
     detector = FaceDetector(
         backend.interpreter(models.detector_path(vision.detector, directory)), vision.detector, vision.min_detection_score
     )
