@@ -104,3 +104,11 @@ def test_worker_serialises_callers_and_reports_busy(pipeline):
     finally:
         worker.close()
     assert not worker.healthy()
+
+
+def test_a_tight_crop_is_found_with_the_retry_border(pipeline):
+    crop = cv2.resize(astronaut_bgr()[60:190, 160:290], (112, 112))
+    faces = pipeline.analyze(encode(crop, ".png")).faces
+    assert len(faces) == 1
+    box = faces[0].box
+    assert -20 < box.x < 30 and -20 < box.y < 30 and box.width > 60  # in the crop's own pixels

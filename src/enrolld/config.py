@@ -53,7 +53,7 @@ class QualityConfig:
     min_sharpness: float = 40.0  # variance of the Laplacian on the 150 px chip
     max_yaw_deg: float = 35.0
     max_pitch_deg: float = 30.0
-    min_score: float = 0.75  # detector confidence
+    min_score: float = 0.6  # detector confidence (BlazeFace full range scores good faces 0.7-0.95)
 
 
 @dataclass(frozen=True)

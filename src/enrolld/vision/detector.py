@@ -27,6 +27,9 @@ SPECS = {
 }
 
 NMS_IOU = 0.3  # MediaPipe's min_suppression_threshold for face detection
+# A face that fills the whole frame (a tight 112 px crop, a selfie) gives BlazeFace no context
+# and is often missed; when nothing is found, the image is tried once more inside a border.
+RETRY_BORDER = 0.25
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,19 @@ class FaceDetector:
             raise ValueError(f"{kind} detector model has {got} anchors, expected {expected}")
 
     def detect(self, image_bgr: np.ndarray) -> list[Detection]:
-        """Faces in a BGR image, most confident first, coordinates in that image's pixels."""
+        """Faces in a BGR image, coordinates in that image's pixels."""
+        detections = self._detect(image_bgr)
+        if detections:
+            return detections
+        h, w = image_bgr.shape[:2]
+        border = int(round(RETRY_BORDER * max(h, w)))
+        framed = cv2.copyMakeBorder(image_bgr, border, border, border, border, cv2.BORDER_CONSTANT)
+        shift = np.array([border, border], np.float32)
+        return [
+            Detection(d.box - np.tile(shift, 2), d.keypoints - shift, d.score) for d in self._detect(framed)
+        ]
+
+    def _detect(self, image_bgr: np.ndarray) -> list[Detection]:
         size = self.spec.input_size
         tensor, scale, pad_x, pad_y = letterbox(image_bgr, size)
         self.interpreter.set_tensor(self.input_index, tensor)

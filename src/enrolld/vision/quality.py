@@ -23,16 +23,19 @@ def sharpness(chip_bgr: np.ndarray) -> float:
 
 
 def head_pose(keypoints: np.ndarray) -> tuple[float, float]:
-    """(yaw, pitch) in degrees, a geometric estimate from BlazeFace's keypoints: yaw from where
-    the nose falls between the two ear points, pitch from where it falls between the eyes and
-    the mouth, both measured along the face's own axes (so a tilted head is not 'turned')."""
+    """(yaw, pitch) in degrees, a geometric estimate from BlazeFace's keypoints, measured along
+    the face's own axes (so a head tilted in the picture plane is not 'turned').
+    Yaw: seen from above, the head is a circle with the ears at ±90° and the nose tip in front
+    at about the same radius; turned by yaw, the nose sits at 0.5 + tan(yaw)/2 of the way
+    between the projected ears. Pitch: where the nose falls between the eyes and the mouth,
+    against the frontal template."""
     eye_a, eye_b, nose, mouth, ear_a, ear_b = np.asarray(keypoints, np.float64)
     across = eye_b - eye_a
     across /= max(np.linalg.norm(across), 1e-6)
     down = np.array([-across[1], across[0]])
     ear_span = np.dot(ear_b - ear_a, across)
     ratio = np.dot(nose - ear_a, across) / ear_span if abs(ear_span) > 1e-6 else 0.5
-    yaw = math.degrees(math.asin(float(np.clip(2 * ratio - 1, -1, 1))))
+    yaw = math.degrees(math.atan(float(2 * ratio - 1)))
     eyes = (eye_a + eye_b) / 2
     eye_to_mouth = np.dot(mouth - eyes, down)
     nose_ratio = np.dot(nose - eyes, down) / eye_to_mouth if abs(eye_to_mouth) > 1e-6 else FRONTAL_NOSE_RATIO
