@@ -1,0 +1,153 @@
+"""Errors in each caller's dialect.
+
+Handlers raise `FrsError` / `AccuAuthError` directly for request mistakes, or let the
+library's named exceptions propagate; `frs_error_for` / `accuauth_error_for` translate those.
+Client mistakes are always 4xx: anything unexpected is logged and becomes a 500 in the
+dialect's shape without internals.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import g, jsonify, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
+
+from ..errors import BusyError, ImageError, NoFaceError, QualityError
+from ..store.errors import (
+    CapacityError,
+    FaceNotFoundError,
+    FaceSetExistsError,
+    FaceSetLimitError,
+    FaceSetNotFoundError,
+    InvalidArgumentError,
+    ModelMismatchError,
+    UnknownFieldError,
+    UnsupportedSortError,
+)
+
+log = logging.getLogger(__name__)
+
+
+class FrsError(Exception):
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+    def response(self):
+        response = jsonify({"error_code": self.code, "error_msg": self.message})
+        response.status_code = self.status
+        return response
+
+
+class AccuAuthError(Exception):
+    def __init__(self, http_status: int, status: str, reason: str):
+        super().__init__(reason)
+        self.http_status, self.status, self.reason = http_status, status, reason
+
+    def response(self):
+        response = jsonify({"status": self.status, "reason": self.reason, "request_id": accuauth_request_id()})
+        response.status_code = self.http_status
+        return response
+
+
+def accuauth_request_id() -> str:
+    return "TID" + g.request_id
+
+
+def invalid(reason: str) -> AccuAuthError:
+    return AccuAuthError(400, "INVALID_ARGUMENT", reason)
+
+
+# Which FRS code a refused image or face gets depends on the operation (FRS.0404 when adding,
+# FRS.0304 when searching, FRS.0501 for detect and compare).
+NO_FACE_CODES = {"add": "FRS.0404", "search": "FRS.0304", "detect": "FRS.0501"}
+_IMAGE_CODES = {"too_large": "FRS.0013", "too_small": "FRS.0013"}
+
+
+def frs_error_for(exc: Exception, operation: str = "") -> FrsError | None:
+    if isinstance(exc, FrsError):
+        return exc
+    if isinstance(exc, FaceSetNotFoundError):
+        return FrsError(400, "FRS.0302", str(exc))
+    if isinstance(exc, FaceSetExistsError):
+        return FrsError(400, "FRS.0301", str(exc))
+    if isinstance(exc, FaceSetLimitError):
+        return FrsError(400, "FRS.0305", str(exc))
+    if isinstance(exc, CapacityError):
+        return FrsError(403, "FRS.0306", str(exc))
+    if isinstance(exc, FaceNotFoundError):
+        return FrsError(400, "FRS.0403", str(exc))
+    if isinstance(exc, UnknownFieldError):
+        return FrsError(400, "FRS.0402", str(exc))
+    if isinstance(exc, UnsupportedSortError):
+        return FrsError(400, "FRS.0032", str(exc))
+    if isinstance(exc, InvalidArgumentError):
+        return FrsError(400, "FRS.0012", str(exc))
+    if isinstance(exc, ModelMismatchError):
+        return FrsError(409, "FRS.0309", str(exc))
+    if isinstance(exc, ImageError):
+        return FrsError(400, _IMAGE_CODES.get(exc.reason, "FRS.0016"), f"{exc.reason}: {exc}")
+    if isinstance(exc, NoFaceError):
+        return FrsError(400, NO_FACE_CODES.get(operation, "FRS.0501"), str(exc) or "no face in the image")
+    if isinstance(exc, QualityError):
+        code = "FRS.0013" if "too_small" in exc.reasons else NO_FACE_CODES.get(operation, "FRS.0501")
+        return FrsError(400, code, f"face refused by the quality gate: {', '.join(exc.reasons)}")
+    if isinstance(exc, BusyError):
+        return FrsError(429, "FRS.0033", str(exc))
+    if isinstance(exc, RequestEntityTooLarge):
+        return FrsError(400, "FRS.0017", "the request body is larger than the limit (api.max_body_mb)")
+    if isinstance(exc, MethodNotAllowed):
+        return FrsError(405, "APIGW.0101", f"method {request.method} is not allowed on {request.path}")
+    if isinstance(exc, NotFound):
+        return FrsError(404, "APIGW.0101", f"the API {request.path} does not exist")
+    if isinstance(exc, HTTPException):
+        return FrsError(exc.code or 400, "FRS.0012", exc.description or exc.name)
+    return None
+
+
+def accuauth_error_for(exc: Exception) -> AccuAuthError | None:
+    if isinstance(exc, AccuAuthError):
+        return exc
+    if isinstance(exc, FaceSetNotFoundError):
+        return invalid("db not exist")
+    if isinstance(exc, FaceSetExistsError):
+        return invalid(f"face db {exc.name} already exist")
+    if isinstance(exc, (FaceSetLimitError, CapacityError)):
+        return AccuAuthError(403, "OUT_OF_QUOTA", str(exc))
+    if isinstance(exc, FaceNotFoundError):
+        return invalid("face not exist")
+    if isinstance(exc, (InvalidArgumentError, ModelMismatchError)):
+        return invalid(str(exc))
+    if isinstance(exc, ImageError):
+        return invalid(f"invalid image ({exc.reason}): {exc}")
+    if isinstance(exc, NoFaceError):
+        return invalid("no face detected")
+    if isinstance(exc, QualityError):
+        return invalid(f"face refused by the quality gate: {', '.join(exc.reasons)}")
+    if isinstance(exc, BusyError):
+        return AccuAuthError(403, "RATE_LIMIT_EXCEEDED", str(exc))
+    if isinstance(exc, RequestEntityTooLarge):
+        return invalid("request body too large")
+    if isinstance(exc, (NotFound, MethodNotAllowed)):
+        return AccuAuthError(404, "NOT_FOUND", f"{request.method} {request.path}: no such API")
+    if isinstance(exc, HTTPException):
+        return invalid(exc.description or exc.name)
+    return None
+
+
+def dialect_of_path(path: str) -> str:
+    return "accuauth" if path.startswith("/faceset/") else "frs"
+
+
+def handle_any(exc: Exception):
+    """The app-wide error handler: pick the dialect from the path, translate, or 500."""
+    dialect = dialect_of_path(request.path)
+    operation = getattr(g, "frs_operation", "")
+    translated = accuauth_error_for(exc) if dialect == "accuauth" else frs_error_for(exc, operation)
+    if translated is not None:
+        return translated.response()
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    if dialect == "accuauth":
+        return AccuAuthError(500, "INTERNAL_ERROR", "internal server error").response()
+    return FrsError(500, "FRS.0500", "internal server error").response()

@@ -1,0 +1,353 @@
+"""The face store: face sets and faces in SQLite, one search index per set in memory.
+
+Every change is one transaction that also appends its event to the outbox; the in-memory
+index is updated under the same write lock right after the commit, so search never sees a
+face the database lost, and a deleted face leaves search the moment its delete returns.
+
+    store = FaceStore(config)
+    store.create_face_set("staff")
+    record = store.add_face("staff", analysis.largest, pipeline.model_id, person_id=42)
+    hits = store.search("staff", embedding, pipeline.model_id, top_n=5, threshold=0.9)
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..config import Config
+from ..errors import NoFaceError, QualityError
+from ..vision.types import Face
+from . import faces as face_rows
+from . import facesets, filters, ids, outbox
+from .database import Database
+from .errors import (
+    CapacityError,
+    FaceNotFoundError,
+    FaceSetLimitError,
+    FaceSetNotFoundError,
+    InvalidArgumentError,
+    ModelMismatchError,
+)
+from .faces import FaceRecord
+from .facesets import FaceSet
+from .index import FaceSetIndex
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    face: FaceRecord
+    similarity: float
+
+
+def _default_similarity():
+    from ..vision.similarity import similarity_from_distance
+
+    return similarity_from_distance
+
+
+class FaceStore:
+    """Face sets and faces. Thread-safe; one instance per process and SQLite file."""
+
+    def __init__(self, config: Config, *, similarity_from_distance=None):
+        self.config = config
+        self.database = Database(config.store_path)
+        self._ids = ids.IdGenerator(config.device.node)
+        self._similarity = similarity_from_distance or _default_similarity()
+        self._indexes: dict[str, FaceSetIndex] = {}
+        self._load_indexes()
+
+    def _load_indexes(self) -> None:
+        started = time.monotonic()
+        conn = self.database.reader()
+        batches: dict[str, list] = {s.id: [] for s in facesets.all_sets(conn)}
+        for set_id, face_id, vector, model_id, created_at in face_rows.embeddings(conn):
+            batches[set_id].append((face_id, vector, model_id, created_at))
+        for set_id, rows in batches.items():
+            index = FaceSetIndex(initial_capacity=max(64, len(rows)))
+            if rows:
+                face_ids, vectors, models, created = zip(*rows)
+                index.add_many(face_ids, np.stack(vectors), models, created)
+            self._indexes[set_id] = index
+        total = sum(len(i) for i in self._indexes.values())
+        log.info("loaded %d faces in %d sets in %.0f ms", total, len(batches), (time.monotonic() - started) * 1e3)
+
+    # -- face sets -------------------------------------------------------------------------
+
+    def create_face_set(self, name: str, *, capacity: int | None = None, external_fields=None, description="") -> FaceSet:
+        face_set = FaceSet(
+            id=ids.new_face_set_id(),
+            name=facesets.check_name(name),
+            capacity=facesets.check_capacity(capacity, self.config.store.default_capacity),
+            external_fields=facesets.check_field_schema(external_fields),
+            description=facesets.check_description(description),
+            created_at=time.time(),
+        )
+        with self.database.write_lock, self.database.write() as conn:
+            limit = self.config.store.max_face_sets
+            if facesets.count(conn) >= limit:
+                raise FaceSetLimitError(f"the appliance already holds {limit} face sets (store.max_face_sets)")
+            facesets.insert(conn, face_set)
+            outbox.append(conn, "face_set.created", {"face_set_name": face_set.name, "face_set_id": face_set.id})
+            self._indexes[face_set.id] = FaceSetIndex()
+        return face_set
+
+    def face_sets(self) -> list[FaceSet]:
+        return facesets.all_sets(self.database.reader())
+
+    def face_set(self, name: str) -> FaceSet:
+        if not isinstance(name, str):
+            raise FaceSetNotFoundError(str(name))
+        return facesets.get(self.database.reader(), name)
+
+    def delete_face_set(self, name: str) -> FaceSet:
+        with self.database.write_lock:
+            with self.database.write() as conn:
+                face_set = facesets.get(conn, name)
+                facesets.delete(conn, face_set.id)  # faces and images go with it (ON DELETE CASCADE)
+                outbox.append(conn, "face_set.deleted", {"face_set_name": face_set.name, "face_set_id": face_set.id})
+            self._indexes.pop(face_set.id, None)
+            self.database.purge()
+        return face_set
+
+    def face_counts(self) -> dict[str, int]:
+        """Faces per face set name (cheap: from memory), e.g. for Home Assistant sensors."""
+        return {s.name: len(self._indexes.get(s.id, ())) for s in self.face_sets()}
+
+    # -- faces -----------------------------------------------------------------------------
+
+    def add_face(
+        self,
+        face_set_name: str,
+        face: Face,
+        model_id: str,
+        person_id: int | None = None,
+        external_image_id: str | None = None,
+        external_fields: dict | None = None,
+        image: bytes | None = None,
+        *,
+        source: str = "api",
+        fields_from_text: bool = False,
+    ) -> FaceRecord:
+        """Enroll one analysed face (with its embedding) into a face set.
+
+        Refuses a face that failed the quality gate (QualityError, and an
+        `enrollment.refused` event), a full set (CapacityError), undeclared or mistyped
+        external fields (UnknownFieldError / InvalidArgumentError). `image` is the source
+        photo: kept only with `store.keep_images`, and used for the event's thumbnail."""
+        return self.add_faces(
+            face_set_name, [face], model_id, person_id=person_id, external_image_id=external_image_id,
+            external_fields=external_fields, image=image, source=source, fields_from_text=fields_from_text,
+        )[0]
+
+    def add_faces(
+        self,
+        face_set_name: str,
+        faces,
+        model_id: str,
+        *,
+        person_id: int | None = None,
+        external_image_id: str | None = None,
+        external_fields: dict | None = None,
+        image: bytes | None = None,
+        source: str = "api",
+        fields_from_text: bool = False,
+    ) -> list[FaceRecord]:
+        """Enroll several faces of one photo (FRS `single=false`) in one transaction: every
+        face that passes the quality gate, or none if the set lacks room for them all."""
+        face_set = self.face_set(face_set_name)
+        person_id = face_rows.check_int64("person_id", person_id)
+        external_image_id = face_rows.check_external_image_id(external_image_id) or face_rows.new_external_image_id()
+        fields = filters.check_fields(external_fields, face_set.external_fields, from_text=fields_from_text)
+        faces = list(faces)
+        if not faces:
+            raise NoFaceError("no face found in the image")
+        accepted = [f for f in faces if f.quality.passed]
+        if not accepted:
+            reasons = faces[0].quality.reasons or ("quality",)
+            self._refuse(face_set, reasons, source)
+            raise QualityError(tuple(reasons))
+        for face in accepted:
+            if face.embedding is None:
+                raise ValueError("add_faces needs faces analysed with embed=True")
+        keep_image = image if self.config.store.keep_images else None
+        records = []
+        with self.database.write_lock:
+            with self.database.write() as conn:
+                current = facesets.get(conn, face_set.name)  # the count inside this transaction
+                if current.id != face_set.id:
+                    raise FaceSetNotFoundError(face_set.name)
+                if current.face_count + len(accepted) > current.capacity:
+                    raise CapacityError(
+                        f"face set {face_set.name!r} is full ({current.face_count} of {current.capacity} faces)"
+                    )
+                for face in accepted:
+                    now = time.time()
+                    record = FaceRecord(
+                        face_id=self._ids.next_id(),
+                        face_set_id=face_set.id,
+                        face_set_name=face_set.name,
+                        person_id=person_id if person_id is not None else self._ids.next_id(),
+                        external_image_id=external_image_id,
+                        external_fields=fields,
+                        box=face.box,
+                        quality=face.quality.as_dict(),
+                        model_id=model_id,
+                        created_at=now,
+                    )
+                    face_rows.insert(conn, record, face.embedding, keep_image)
+                    outbox.append(conn, "face.added", self._added_body(record, face, image))
+                    records.append((record, face.embedding))
+            index = self._indexes.setdefault(face_set.id, FaceSetIndex())
+            index.add_many(
+                [r.face_id for r, _ in records], np.stack([e for _, e in records]),
+                [model_id] * len(records), [r.created_at for r, _ in records],
+            )
+        return [r for r, _ in records]
+
+    def _added_body(self, record: FaceRecord, face: Face, image: bytes | None) -> dict:
+        b = record.box
+        body = record.event_body()
+        body["box"] = {"x": b.x, "y": b.y, "width": b.width, "height": b.height}
+        body["quality"] = record.quality
+        if self.config.mqtt.include_embedding:
+            body["embedding"] = base64.b64encode(np.asarray(face.embedding, dtype="<f4").tobytes()).decode()
+        if self.config.mqtt.include_thumbnail and image is not None:
+            from .thumbnails import face_thumbnail
+
+            jpeg = face_thumbnail(image, record.box)
+            if jpeg is not None:
+                body["thumbnail_jpeg"] = base64.b64encode(jpeg).decode()
+        return body
+
+    def _refuse(self, face_set: FaceSet, reasons, source: str) -> None:
+        with self.database.write() as conn:
+            outbox.append(
+                conn, "enrollment.refused",
+                {"face_set_name": face_set.name, "reasons": list(reasons), "source": source},
+            )
+
+    def refuse_enrollment(self, face_set_name: str, reasons, *, source: str = "api") -> None:
+        """Record (as an event) that a photo could not be enrolled, e.g. no face in it."""
+        self._refuse(self.face_set(face_set_name), reasons, source)
+
+    def face(self, face_set_name: str, face_id: int) -> FaceRecord:
+        face_set = self.face_set(face_set_name)
+        return face_rows.get(self.database.reader(), face_set.id, face_set.name, face_id)
+
+    def faces(self, face_set_name: str, *, offset: int = 0, limit: int = 5) -> list[FaceRecord]:
+        face_set = self.face_set(face_set_name)
+        return face_rows.page(self.database.reader(), face_set.id, face_set.name, offset, limit)
+
+    def find_faces(self, face_set_name: str, *, filter: str) -> list[FaceRecord]:
+        face_set = self.face_set(face_set_name)
+        where, params = filters.filter_sql(filter, face_set.external_fields)
+        return face_rows.select(self.database.reader(), face_set.id, face_set.name, where, params)
+
+    def update_face(self, face_set_name: str, face_id: int, *, external_image_id=None, external_fields=None) -> FaceRecord:
+        face_set = self.face_set(face_set_name)
+        external_image_id = face_rows.check_external_image_id(external_image_id)
+        fields = None if external_fields is None else filters.check_fields(external_fields, face_set.external_fields)
+        with self.database.write_lock, self.database.write() as conn:
+            old = face_rows.get(conn, face_set.id, face_set.name, face_id)
+            new_fields = fields if fields is not None else old.external_fields
+            face_rows.update(conn, face_id, external_image_id or old.external_image_id, new_fields)
+            record = face_rows.get(conn, face_set.id, face_set.name, face_id)
+            outbox.append(conn, "face.updated", record.event_body())
+        return record
+
+    def delete_faces(self, face_set_name: str, *, face_id=None, external_image_id=None, fields=None, filter=None) -> int:
+        """Delete the faces selected by exactly one of: face_id, external_image_id, one
+        custom field {name: value}, or an FRS filter. Returns how many went; their
+        embeddings leave the index at once and the file is purged of their bytes."""
+        face_set = self.face_set(face_set_name)
+        if face_id is not None:
+            where, params = "face_id = ?", [face_rows.check_int64("face_id", face_id)]
+        elif external_image_id is not None:
+            where, params = "external_image_id = ?", [external_image_id]
+        elif fields:
+            (name, value), *rest = fields.items()
+            if rest:
+                raise InvalidArgumentError("delete by one custom field at a time", field=name)
+            checked = filters.check_fields({name: value}, face_set.external_fields, from_text=True)
+            where, params = f"{filters.column_sql(name)} = ?", [checked[name]]
+        elif filter is not None:
+            where, params = filters.filter_sql(filter, face_set.external_fields)
+        else:
+            raise InvalidArgumentError("say which faces to delete", field="face_id")
+        with self.database.write_lock:
+            with self.database.write() as conn:
+                doomed = face_rows.select(conn, face_set.id, face_set.name, where, params)
+                face_rows.delete(conn, [r.face_id for r in doomed])
+                for record in doomed:
+                    outbox.append(conn, "face.deleted", record.event_body())
+            index = self._indexes.get(face_set.id)
+            if index is not None:
+                index.remove(r.face_id for r in doomed)
+            if doomed:
+                self.database.purge()
+        return len(doomed)
+
+    # -- search ----------------------------------------------------------------------------
+
+    def search(
+        self,
+        face_set_name: str,
+        embedding,
+        model_id: str,
+        *,
+        top_n: int = 10,
+        threshold: float = 0.0,
+        filter: str | None = None,
+        sort=None,
+        created_after: float | None = None,
+    ) -> list[SearchHit]:
+        """The top_n most similar faces with similarity >= threshold, most similar first
+        (or in `sort` order: [{field: "asc"|"desc"}] on declared external fields)."""
+        face_set = self.face_set(face_set_name)
+        sort_keys = filters.check_sort(sort, face_set.external_fields)
+        index = self._indexes.get(face_set.id)
+        if index is None or not len(index):
+            return []
+        foreign = [m for m in index.models() if m != model_id]
+        if foreign:
+            raise ModelMismatchError(face_set.name, foreign, model_id)
+        allowed = None
+        if filter is not None:
+            where, params = filters.filter_sql(filter, face_set.external_fields)
+            allowed = face_rows.select_ids(self.database.reader(), face_set.id, where, params)
+        found, distances = index.search(embedding, top_n, allowed_ids=allowed, created_after=created_after)
+        similarities = np.asarray(self._similarity(distances), dtype=np.float64)
+        keep = similarities >= threshold
+        found, similarities = found[keep], similarities[keep]
+        records = face_rows.by_ids(self.database.reader(), face_set.id, face_set.name, found)
+        # A face deleted between the index read and this lookup is simply left out.
+        hits = [SearchHit(records[int(f)], float(s)) for f, s in zip(found, similarities) if int(f) in records]
+        for name, descending in reversed(sort_keys):
+            present = [h for h in hits if h.face.external_fields.get(name) is not None]
+            missing = [h for h in hits if h.face.external_fields.get(name) is None]
+            present.sort(key=lambda h: h.face.external_fields[name], reverse=descending)
+            hits = present + missing
+        return hits
+
+    def embedding_of(self, face_set_name: str, face_id: int) -> tuple[np.ndarray, str]:
+        """A stored face's embedding and model (FRS search by face_id)."""
+        face = self.face(face_set_name, face_id)
+        vector = self._indexes[face.face_set_id].vector(face.face_id)
+        if vector is None:
+            raise FaceNotFoundError(f"face {face_id} does not exist in face set {face_set_name!r}")
+        return vector, face.model_id
+
+    # -- health ----------------------------------------------------------------------------
+
+    def healthy(self) -> bool:
+        return self.database.healthy()
+
+    def close(self) -> None:
+        self.database.close()

@@ -1,0 +1,20 @@
+"""Every route the app serves is in /openapi.json, and extensions are marked."""
+
+import re
+
+import requests
+from conftest import FRS_TOKEN
+
+
+def test_every_route_is_documented(api):
+    doc = requests.get(f"{api.url}/openapi.json", headers={"X-Auth-Token": FRS_TOKEN}).json()
+    assert doc["openapi"].startswith("3.")
+    for rule in api.app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+        assert path in doc["paths"], path
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert method.lower() in doc["paths"][path], (method, path)
+    extensions = {p for p, ops in doc["paths"].items() if ops.get("post", {}).get("x-enrolld-extension")}
+    assert extensions == {"/faceset/v2/list", "/faceset/v2/delete", "/faceset/v2/list_faces", "/faceset/v2/delete_face"}
