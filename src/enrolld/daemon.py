@@ -1,0 +1,302 @@
+"""`enrolld serve`: the one module that wires everything, in the direction data flows.
+
+Start-up order: metrics → vision worker → store → events (publisher, MQTT) → capture (camera,
+LED, button) → HTTP → READY=1 and the watchdog. Shutdown (SIGTERM/SIGINT) runs it backwards:
+stop taking work (button, listening socket), finish what is in flight (HTTP requests, a
+burst), drain the outbox while the broker takes it, publish `offline`, close the store — all
+within `device.stop_timeout_s`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import signal
+import threading
+import time
+
+from . import config as config_mod
+from .errors import NoFaceError, QualityError
+from .metrics import CONTENT_TYPE, AppMetrics
+from .sdnotify import Notifier
+
+log = logging.getLogger(__name__)
+
+STORE_CHANGES = ("create_face_set", "delete_face_set", "update_face", "delete_faces", "refuse_enrollment")
+
+
+class ObservedStore:
+    """The store as the API and the button see it: counts enrollments and refusals for
+    /metrics and wakes the outbox publisher after every change, so an event leaves at once
+    instead of at the next poll. Everything else passes straight through."""
+
+    def __init__(self, store, metrics: AppMetrics, wake=lambda: None):
+        self._store, self._metrics, self._wake = store, metrics, wake
+
+    def __getattr__(self, name):
+        attribute = getattr(self._store, name)
+        if name in STORE_CHANGES and callable(attribute):
+            def changed(*args, **kwargs):
+                try:
+                    return attribute(*args, **kwargs)
+                finally:
+                    self._wake()
+
+            if name == "refuse_enrollment":
+                def refused(face_set, reasons, **kwargs):
+                    result = changed(face_set, reasons, **kwargs)
+                    for reason in reasons:  # counted once it is committed
+                        self._metrics.refusals.inc(source=kwargs.get("source", "api"), reason=reason)
+                    return result
+
+                return refused
+            return changed
+        return attribute
+
+    def add_face(self, *args, source: str = "api", **kwargs):
+        return self._enroll(self._store.add_face, args, kwargs, source)
+
+    def add_faces(self, *args, source: str = "api", **kwargs):
+        return self._enroll(self._store.add_faces, args, kwargs, source)
+
+    def _enroll(self, method, args, kwargs, source):
+        try:
+            result = method(*args, source=source, **kwargs)
+        except QualityError as e:  # the store wrote the refusal event in its transaction
+            for reason in e.reasons:
+                self._metrics.refusals.inc(source=source, reason=reason)
+            self._wake()
+            raise
+        except NoFaceError:
+            self._metrics.refusals.inc(source=source, reason="no_face")
+            raise
+        self._metrics.enrollments.inc(len(result) if isinstance(result, list) else 1, source=source)
+        self._wake()
+        return result
+
+
+class TimedVision:
+    """The vision worker with each call's wall time (queue wait included) in
+    enrolld_pipeline_seconds: the latency a caller actually sees."""
+
+    def __init__(self, worker, metrics: AppMetrics):
+        self._worker, self._metrics = worker, metrics
+        self.model_id = worker.model_id
+
+    def __getattr__(self, name):
+        return getattr(self._worker, name)
+
+    def analyze(self, data, **options):
+        return self._timed("analyze", self._worker.analyze, data, options)
+
+    def analyze_image(self, image, **options):
+        return self._timed("analyze_image", self._worker.analyze_image, image, options)
+
+    def _timed(self, stage, method, payload, options):
+        started = time.perf_counter()
+        try:
+            return method(payload, **options)
+        finally:
+            self._metrics.pipeline_seconds.observe(time.perf_counter() - started, stage=stage)
+
+
+class Daemon:
+    def __init__(self, config: config_mod.Config, *, notifier: Notifier | None = None, pipeline=None):
+        self.config = config
+        self.notifier = notifier or Notifier()
+        self.metrics = AppMetrics()
+        self._pipeline = pipeline  # tests may hand in a built pipeline
+        self.worker = self.store = self.raw_store = self.events = self.flow = None
+        self.source = self.led = self.button = self.server = None
+        self._http_thread: threading.Thread | None = None
+        self._stop_requested = threading.Event()
+        self._stopped = False
+
+    # start-up ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        from .store.facestore import FaceStore
+        from .vision.pipeline import build_pipeline
+        from .vision.worker import VisionWorker
+
+        c = self.config
+        self.notifier.status("loading models")
+        pipeline = self._pipeline or build_pipeline(c)
+        self.worker = VisionWorker(pipeline, c.vision.queue_size, c.vision.timeout_s)
+        self.notifier.status("opening the store")
+        self.raw_store = FaceStore(c)
+        if c.mqtt.enabled:
+            from .events.service import EventService
+
+            self.events = EventService(
+                c.mqtt, device_id=c.device.id, db_path=str(c.store_path),
+                face_counts=self.raw_store.face_counts, metrics=self.metrics,
+            )
+            self.events.start()
+        self.store = ObservedStore(self.raw_store, self.metrics, self.events.wake if self.events else lambda: None)
+        self.vision = TimedVision(self.worker, self.metrics)
+        self._start_capture()
+        self._start_http()
+        self.notifier.ready(f"serving on {c.api.host}:{self.port}")
+        self.notifier.start_watchdog(self.healthy)
+        log.info("enrolld ready: HTTP %s:%s, MQTT %s, capture %s", c.api.host, self.port,
+                 f"{c.mqtt.host}:{c.mqtt.port}" if c.mqtt.enabled else "off", c.capture.source)
+
+    def _start_capture(self) -> None:
+        c = self.config.capture
+        if c.source == "none":
+            return
+        from .capture.enrollment import EnrollmentFlow
+        from .capture.sources import create_source
+
+        self.source = create_source(c)
+        self.source.open()
+        if c.led_pin >= 0:
+            from .capture.button import StatusLed
+
+            self.led = StatusLed(c.led_pin, active_high=c.led_active_high)
+        self.flow = EnrollmentFlow(self.source, self.vision, self.store, c, led=self.led)
+        if c.button_pin >= 0:
+            from .capture.button import EnrollButton
+
+            self.button = EnrollButton(c.button_pin, self.flow.press, debounce_s=c.debounce_s)
+
+    def _start_http(self) -> None:
+        from flask import Response
+
+        from .api.app import ApiServices, create_app, make_server
+
+        app = create_app(self.config, ApiServices(store=self.store, vision=self.vision))
+        metrics = self.metrics
+        app.add_url_rule("/metrics", "metrics", lambda: Response(metrics.render(), content_type=CONTENT_TYPE))
+        if self.flow is not None:
+            from .capture.routes import bp
+
+            app.extensions["enrolld.enrollment"] = self.flow
+            app.register_blueprint(bp)
+        self.app = app
+        self.server = make_server(app, self.config)
+        self._http_thread = threading.Thread(target=self.server.run, name="http", daemon=True)
+        self._http_thread.start()
+
+    @property
+    def port(self) -> int:
+        return self.server.effective_port if self.server is not None else 0
+
+    # health ------------------------------------------------------------------------------
+
+    def healthy(self) -> bool:
+        """What the watchdog feeds on: the pipeline answers, the store answers, the HTTP and
+        publisher threads are alive. A broker outage is not unhealthy (the outbox holds)."""
+        return (
+            self.raw_store.healthy()
+            and self.worker.healthy()
+            and (self.events is None or self.events.healthy)
+            and self._http_thread is not None
+            and self._http_thread.is_alive()
+        )
+
+    # shutdown ----------------------------------------------------------------------------
+
+    def request_stop(self, *_signal_args) -> None:
+        self._stop_requested.set()
+
+    def run_until_stopped(self) -> int:
+        signal.signal(signal.SIGTERM, self.request_stop)
+        signal.signal(signal.SIGINT, self.request_stop)
+        try:
+            self.start()
+        except BaseException:
+            # Undo what did start (threads, camera, the broker connection) before exiting
+            # non-zero, so Restart=on-failure begins from a clean slate.
+            self.stop()
+            raise
+        while not self._stop_requested.wait(1.0):
+            pass
+        self.stop()
+        return 0
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        budget = self.config.device.stop_timeout_s
+        deadline = time.monotonic() + budget
+        self.notifier.stopping("stopping")
+        self.notifier.stop_watchdog()
+        log.info("stopping: finishing work in flight (at most %.0f s)", budget)
+        if self.button is not None:
+            self.button.close()
+        if self.server is not None:
+            _stop_http(self.server, self._http_thread, timeout_s=budget * 0.3)
+        if self.flow is not None:
+            self.flow.stop(timeout_s=max(0.5, deadline - time.monotonic() - budget * 0.4))
+        if self.source is not None:
+            self.source.close()
+        if self.led is not None:
+            self.led.close()
+        if self.worker is not None:
+            self.worker.close(timeout=max(0.5, min(5.0, deadline - time.monotonic() - budget * 0.3)))
+        if self.events is not None:
+            self.events.stop(timeout_s=max(1.0, deadline - time.monotonic() - 0.5))
+        if getattr(self, "raw_store", None) is not None:
+            self.raw_store.close()
+        log.info("stopped")
+
+
+def _stop_http(server, thread: threading.Thread | None, *, timeout_s: float) -> None:
+    """Close the listening socket, let requests in flight finish and their responses go out,
+    then close what is left (idle keep-alive connections) so the server loop ends."""
+    from waitress import wasyncore
+    from waitress.server import BaseWSGIServer
+
+    listeners = [server] if isinstance(server, BaseWSGIServer) else [
+        s for s in server.map.values() if isinstance(s, BaseWSGIServer)
+    ]
+    closed = threading.Event()
+
+    def close_listeners():  # on the server's own loop thread: no race with select()
+        for listener in listeners:
+            wasyncore.dispatcher.close(listener)
+        closed.set()
+
+    listeners[0].trigger.pull_trigger(close_listeners)
+    closed.wait(2.0)
+    deadline = time.monotonic() + timeout_s
+    channels = listeners[0]._map
+    while time.monotonic() < deadline:
+        busy = [  # a request being received, being served, or a response not yet sent
+            c for c in list(channels.values())
+            if getattr(c, "request", None) is not None or getattr(c, "requests", None) or getattr(c, "total_outbufs_len", 0)
+        ]
+        if not busy:
+            break
+        time.sleep(0.02)
+    listeners[0].task_dispatcher.shutdown(cancel_pending=True, timeout=1.0)
+    wasyncore.close_all(channels)
+    if thread is not None:
+        thread.join(2.0)
+
+
+def with_systemd_directories(config: config_mod.Config, environ=None) -> config_mod.Config:
+    """Under systemd, a device.state_dir left at its default becomes $STATE_DIRECTORY
+    (StateDirectory=enrolld: /var/lib/enrolld), so the unit and the config cannot disagree."""
+    environ = os.environ if environ is None else environ
+    state = environ.get("STATE_DIRECTORY", "").split(":")[0]
+    if state and config.device.state_dir == config_mod.DeviceConfig().state_dir:
+        return dataclasses.replace(config, device=dataclasses.replace(config.device, state_dir=state))
+    return config
+
+
+def cmd_serve(args) -> int:
+    config = with_systemd_directories(config_mod.load(args.config))
+    logging.getLogger(__name__).info("config: %s", config_mod.redacted(config))
+    return Daemon(config).run_until_stopped()
+
+
+def register(subparsers) -> None:
+    serve = subparsers.add_parser("serve", help="run the appliance: HTTP API, MQTT events, camera and button")
+    serve.add_argument("--config", metavar="PATH", default=None,
+                       help="TOML config file (default: built-in defaults)")
+    serve.set_defaults(func=cmd_serve)

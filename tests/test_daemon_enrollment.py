@@ -1,0 +1,94 @@
+"""The daemon's wiring in-process: the HTTP enrollment route with the folder source, metrics
+for enrollments and refusals, and the event reaching the broker."""
+
+import json
+import urllib.error
+import urllib.request
+
+import cv2
+import numpy as np
+import pytest
+from conftest import make_config
+from mqtt_broker import Subscriber
+from sample_images import astronaut_bgr
+
+from enrolld.daemon import Daemon, with_systemd_directories
+from enrolld.events.mosquitto import free_port
+from enrolld.sdnotify import Notifier
+
+TOKEN = "t0ken"
+
+
+def call(daemon, method, path, body=None):
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{daemon.port}{path}", method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"X-Auth-Token": TOKEN, "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+@pytest.fixture
+def daemon(tmp_path, mqtt_broker):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    cv2.imwrite(str(frames / "1.jpg"), np.full((240, 320, 3), 30, np.uint8))
+    cv2.imwrite(str(frames / "2.png"), astronaut_bgr())
+    config = make_config(
+        tmp_path,
+        device={"id": "kiosk"},
+        api={"port": free_port(), "frs": {"token": TOKEN}},
+        mqtt={"enabled": True, "host": mqtt_broker.host, "port": mqtt_broker.port, "reconnect_min_s": 0.2},
+        capture={"source": "folder", "folder": str(frames), "face_set": "lobby"},
+    )
+    d = Daemon(config, notifier=Notifier({}))
+    d.start()
+    yield d
+    d.stop()
+
+
+def test_http_enrollment_route_enrolls_the_armed_person_and_counts_it(daemon, mqtt_broker):
+    sub = Subscriber(mqtt_broker, "enrolld/kiosk/events/#")
+    try:
+        assert call(daemon, "PUT", "/enrollment/arm", {"person_id": "31337"})[0] == 200
+        status, body = call(daemon, "POST", "/enrollment")
+        assert status == 200, body
+        result = json.loads(body)
+        assert result["status"] == "enrolled" and result["person_id"] == "31337" and result["frame"] == "2.png"
+        assert sub.wait_for(lambda m: any(e["type"] == "face.added" for e in sub.events()))
+        added = next(e for e in sub.events() if e["type"] == "face.added")
+        assert added["person_id"] == "31337" and added["face_set"] == "lobby"
+        status, body = call(daemon, "GET", "/enrollment")
+        assert json.loads(body)["last_result"]["status"] == "enrolled"
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{daemon.port}/metrics").read().decode()
+        assert 'enrolld_enrollments_total{source="http"} 1' in metrics
+        assert 'enrolld_pipeline_seconds_count{stage="analyze"}' in metrics
+    finally:
+        sub.close()
+
+
+def test_enrollment_route_needs_credentials(daemon):
+    req = urllib.request.Request(f"http://127.0.0.1:{daemon.port}/enrollment", method="POST", data=b"{}")
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req, timeout=10)
+    assert e.value.code in (400, 403)
+    assert "error_code" in json.loads(e.value.read())
+
+
+def test_refused_burst_counts_its_reasons(daemon):
+    daemon.flow.config = daemon.flow.config.__class__(**{**daemon.flow.config.__dict__, "burst_max_frames": 1})
+    status, body = call(daemon, "POST", "/enrollment")
+    assert status == 422 and json.loads(body)["reasons"] == ["no_face"]
+    metrics = daemon.metrics.render()
+    assert 'enrolld_enrollment_refusals_total{source="http",reason="no_face"} 1' in metrics
+
+
+def test_state_directory_from_systemd_replaces_only_the_default(tmp_path):
+    default = make_config(tmp_path, device={"state_dir": "state"})
+    assert with_systemd_directories(default, {"STATE_DIRECTORY": "/var/lib/enrolld"}).device.state_dir == "/var/lib/enrolld"
+    custom = make_config(tmp_path)
+    assert with_systemd_directories(custom, {"STATE_DIRECTORY": "/var/lib/enrolld"}).device.state_dir == str(tmp_path)
