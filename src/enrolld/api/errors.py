@@ -65,27 +65,27 @@ NO_FACE_CODES = {"add": "FRS.0404", "search": "FRS.0304", "detect": "FRS.0501"}
 _IMAGE_CODES = {"too_large": "FRS.0013", "too_small": "FRS.0013"}
 
 
+# Store errors whose FRS answer depends on nothing but their class: (HTTP status, code).
+_FRS_STORE_CODES = (
+    (FaceSetNotFoundError, 400, "FRS.0302"),
+    (FaceSetExistsError, 400, "FRS.0301"),
+    (FaceSetLimitError, 400, "FRS.0305"),
+    (CapacityError, 403, "FRS.0306"),
+    (FaceNotFoundError, 400, "FRS.0403"),
+    (UnknownFieldError, 400, "FRS.0402"),
+    (UnsupportedSortError, 400, "FRS.0032"),
+    (InvalidArgumentError, 400, "FRS.0012"),
+    (ModelMismatchError, 409, "FRS.0309"),
+    (BusyError, 429, "FRS.0033"),
+)
+
+
 def frs_error_for(exc: Exception, operation: str = "") -> FrsError | None:
     if isinstance(exc, FrsError):
         return exc
-    if isinstance(exc, FaceSetNotFoundError):
-        return FrsError(400, "FRS.0302", str(exc))
-    if isinstance(exc, FaceSetExistsError):
-        return FrsError(400, "FRS.0301", str(exc))
-    if isinstance(exc, FaceSetLimitError):
-        return FrsError(400, "FRS.0305", str(exc))
-    if isinstance(exc, CapacityError):
-        return FrsError(403, "FRS.0306", str(exc))
-    if isinstance(exc, FaceNotFoundError):
-        return FrsError(400, "FRS.0403", str(exc))
-    if isinstance(exc, UnknownFieldError):
-        return FrsError(400, "FRS.0402", str(exc))
-    if isinstance(exc, UnsupportedSortError):
-        return FrsError(400, "FRS.0032", str(exc))
-    if isinstance(exc, InvalidArgumentError):
-        return FrsError(400, "FRS.0012", str(exc))
-    if isinstance(exc, ModelMismatchError):
-        return FrsError(409, "FRS.0309", str(exc))
+    for error_class, status, code in _FRS_STORE_CODES:
+        if isinstance(exc, error_class):
+            return FrsError(status, code, str(exc))
     if isinstance(exc, ImageError):
         return FrsError(400, _IMAGE_CODES.get(exc.reason, "FRS.0016"), f"{exc.reason}: {exc}")
     if isinstance(exc, NoFaceError):
@@ -93,8 +93,6 @@ def frs_error_for(exc: Exception, operation: str = "") -> FrsError | None:
     if isinstance(exc, QualityError):
         code = "FRS.0013" if "too_small" in exc.reasons else NO_FACE_CODES.get(operation, "FRS.0501")
         return FrsError(400, code, f"face refused by the quality gate: {', '.join(exc.reasons)}")
-    if isinstance(exc, BusyError):
-        return FrsError(429, "FRS.0033", str(exc))
     if isinstance(exc, RequestEntityTooLarge):
         return FrsError(400, "FRS.0017", "the request body is larger than the limit (api.max_body_mb)")
     if isinstance(exc, MethodNotAllowed):
