@@ -42,3 +42,13 @@ def test_missing_models_name_the_command_that_fixes_it(tmp_path):
         models.detector_path("full", tmp_path)
     with pytest.raises(ModelError, match="edgetpu_compiler"):
         models.embedder_path("int8", tmp_path, edgetpu=True)
+
+
+def test_an_installed_package_finds_models_under_its_prefix(tmp_path, monkeypatch):
+    import sys
+
+    fake_module = tmp_path / "lib" / "python3.11" / "site-packages" / "enrolld" / "vision" / "models.py"
+    monkeypatch.setattr(models, "__file__", str(fake_module))
+    assert models.default_models_dir() == models.Path(sys.prefix) / "share" / "enrolld" / "models"
+    monkeypatch.undo()
+    assert (models.default_models_dir() / "README.md").is_file()  # running from the checkout

@@ -52,8 +52,13 @@ EMBEDDERS = {
 
 
 def default_models_dir() -> Path:
-    """models/ of the source checkout the package runs from (the README installs editable)."""
-    return Path(__file__).resolve().parents[3] / "models"
+    """models/ of the source checkout when running from one (the README installs editable);
+    otherwise <venv>/share/enrolld/models, where a regular `pip install` puts the committed
+    embedders (pyproject data-files) and `enrolld models fetch` the detectors."""
+    checkout = Path(__file__).resolve().parents[3] / "models"
+    if (checkout / "README.md").is_file():
+        return checkout
+    return Path(sys.prefix) / "share" / "enrolld" / "models"
 
 
 def models_dir(configured: str = "") -> Path:
