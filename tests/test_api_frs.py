@@ -203,3 +203,47 @@ def test_persistence_across_restart(api_factory, tmp_path, astronaut_jpeg):
     second = api_factory(tmp_path / "state")
     hits = call(second, "POST", "/face-sets/keep/search", json={"image_base64": b64(astronaut_jpeg)}).json()["faces"]
     assert hits[0]["face_id"] == face_id
+
+
+@pytest.fixture
+def image_host(astronaut_jpeg):
+    """A real HTTP server on loopback serving one photo, a redirect and a 404."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path == "/face.jpg":
+                self.send_response(200)
+                self.send_header("Content-Type", "image/jpeg")
+                self.end_headers()
+                self.wfile.write(astronaut_jpeg)
+            elif self.path == "/elsewhere":
+                self.send_response(302)
+                self.send_header("Location", "http://169.254.169.254/latest")
+                self.end_headers()
+            else:
+                self.send_error(404)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_image_url_from_an_allowed_host(api_factory, image_host):
+    api = api_factory(api={"url_fetch_hosts": ["127.0.0.1"]})
+    assert call(api, "POST", "/face-sets", json={"face_set_name": "web"}).status_code == 200
+    r = call(api, "POST", "/face-sets/web/faces", json={"image_url": image_host + "/face.jpg", "single": True})
+    assert r.status_code == 200, r.text
+    assert len(r.json()["faces"]) == 1
+    r = call(api, "POST", "/face-sets/web/search", json={"image_url": image_host + "/face.jpg"})
+    assert r.status_code == 200 and r.json()["faces"][0]["similarity"] > 0.93
+    # a redirect could lead out of the allowed hosts, so it is not followed
+    frs_error(call(api, "POST", "/face-sets/web/faces", json={"image_url": image_host + "/elsewhere"}), 400, "FRS.0012")
+    frs_error(call(api, "POST", "/face-sets/web/faces", json={"image_url": image_host + "/missing.jpg"}), 400, "FRS.0012")
+    frs_error(call(api, "POST", "/face-sets/web/faces", json={"image_url": "http://localhost:1/face.jpg"}), 400, "FRS.0012", "not in api.url_fetch_hosts")

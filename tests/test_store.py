@@ -98,9 +98,12 @@ def test_add_face_records_both_vocabularies_and_event(face_store):
     assert kind == "face.added"
     assert body["face_id"] == rec.face_id and body["box"] == {"x": 10, "y": 20, "width": 120, "height": 140}
     assert body["quality"]["passed"] is True and "embedding" not in body
+    assert body["source"] == "api"
+    face_store.add_face("s", analysed_face(seed=3), MODEL, source="button")
+    assert events(face_store)[-1][1]["source"] == "button"
     generated = face_store.add_face("s", analysed_face(seed=2), MODEL)
     assert generated.person_id > 0 and len(generated.external_image_id) == 36
-    assert face_store.face_counts() == {"s": 2}
+    assert face_store.face_counts() == {"s": 3}
 
 
 def test_event_embedding_and_thumbnail_when_configured(tmp_path):

@@ -202,7 +202,7 @@ class FaceStore:
                         created_at=now,
                     )
                     face_rows.insert(conn, record, face.embedding, keep_image)
-                    outbox.append(conn, "face.added", self._added_body(record, face, image))
+                    outbox.append(conn, "face.added", self._added_body(record, face, image, source))
                     records.append((record, face.embedding))
             index = self._indexes.setdefault(face_set.id, FaceSetIndex())
             index.add_many(
@@ -211,9 +211,10 @@ class FaceStore:
             )
         return [r for r, _ in records]
 
-    def _added_body(self, record: FaceRecord, face: Face, image: bytes | None) -> dict:
+    def _added_body(self, record: FaceRecord, face: Face, image: bytes | None, source: str) -> dict:
         b = record.box
         body = record.event_body()
+        body["source"] = source  # lets subscribers tell button enrollments from API ones
         body["box"] = {"x": b.x, "y": b.y, "width": b.width, "height": b.height}
         body["quality"] = record.quality
         if self.config.mqtt.include_embedding:
