@@ -11,11 +11,10 @@ import logging
 from pathlib import Path
 
 from ..config import CaptureConfig
+from ..vision.decode import IMAGE_SUFFIXES
 from .sources import CaptureError, Frame
 
 log = logging.getLogger(__name__)
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 
 class FolderSource:

@@ -35,13 +35,13 @@ from enrolld.convert.resnet_numpy import (
     load_resnet,
 )
 from enrolld.errors import ModelError
+from enrolld.vision.decode import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
 
 F16_MODEL_NAME = "face_embedder_dlib_resnet_f16.tflite"
 INT8_MODEL_NAME = "face_embedder_dlib_resnet_int8.tflite"
 SHAPE_PREDICTOR_NAME = "shape_predictor_5_face_landmarks.dat"  # never the 68-point one
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 DETECT_MAX_SIDE = 1024  # HOG on a 4600 px photo is slow and finds nothing more
 
 

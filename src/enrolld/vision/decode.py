@@ -16,6 +16,8 @@ import numpy as np
 from ..errors import ImageError
 
 FORMATS = ("jpeg", "png", "bmp", "webp")
+# File name endings of those formats, for commands and sources that read image folders.
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 
 
 @dataclass(frozen=True)
