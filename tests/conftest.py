@@ -148,5 +148,20 @@ def astronaut_rgb():
 def astronaut_jpeg(astronaut_rgb):
     return jpeg(astronaut_rgb)
 
+# --- GPIO: gpiozero's mock pin factory, the stand-in for a Pi's header ---
+
+
+@pytest.fixture
+def mock_pins():
+    gpiozero = pytest.importorskip("gpiozero")
+    from gpiozero.pins.mock import MockFactory
+
+    previous = gpiozero.Device.pin_factory
+    gpiozero.Device.pin_factory = MockFactory()
+    yield gpiozero.Device.pin_factory
+    gpiozero.Device.pin_factory.close()
+    gpiozero.Device.pin_factory = previous
+
+
 # --- MQTT: a real Mosquitto broker and a recording subscriber (tests/mqtt_broker.py) ---
 from mqtt_broker import mqtt_broker, mqtt_subscriber, persistent_mqtt_broker  # noqa: E402,F401

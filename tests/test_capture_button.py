@@ -4,26 +4,16 @@ import threading
 
 import pytest
 
-gpiozero = pytest.importorskip("gpiozero")
-from gpiozero.pins.mock import MockFactory  # noqa: E402
+pytest.importorskip("gpiozero")
 
 from enrolld.capture.button import EnrollButton, StatusLed  # noqa: E402
 
 
-@pytest.fixture
-def pins():
-    previous = gpiozero.Device.pin_factory
-    gpiozero.Device.pin_factory = MockFactory()
-    yield gpiozero.Device.pin_factory
-    gpiozero.Device.pin_factory.close()
-    gpiozero.Device.pin_factory = previous
-
-
-def test_bouncing_contacts_make_one_press(pins):
+def test_bouncing_contacts_make_one_press(mock_pins):
     pressed = threading.Event()
     count = []
     button = EnrollButton(5, lambda: (count.append(1), pressed.set()), debounce_s=0.2)
-    pin = pins.pin(5)
+    pin = mock_pins.pin(5)
     for _ in range(4):  # contact bounce within the debounce window
         pin.drive_low()
         pin.drive_high()
@@ -32,7 +22,7 @@ def test_bouncing_contacts_make_one_press(pins):
     button.close()
 
 
-def test_a_failing_handler_does_not_kill_the_button(pins):
+def test_a_failing_handler_does_not_kill_the_button(mock_pins):
     calls = []
 
     def handler():
@@ -40,7 +30,7 @@ def test_a_failing_handler_does_not_kill_the_button(pins):
         raise RuntimeError("boom")
 
     button = EnrollButton(6, handler, debounce_s=0)
-    pin = pins.pin(6)
+    pin = mock_pins.pin(6)
     pin.drive_low()
     pin.drive_high()
     pin.drive_low()
@@ -48,9 +38,9 @@ def test_a_failing_handler_does_not_kill_the_button(pins):
     button.close()
 
 
-def test_led_patterns(pins):
+def test_led_patterns(mock_pins):
     led = StatusLed(13)
-    pin = pins.pin(13)
+    pin = mock_pins.pin(13)
     led.busy()
     assert led.state == "busy"
     led.success()

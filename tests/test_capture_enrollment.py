@@ -17,30 +17,14 @@ from enrolld.capture.sources import create_source
 from enrolld.errors import BusyError
 from enrolld.vision.types import Box, Face, Quality
 
-gpiozero = pytest.importorskip("gpiozero")
-from gpiozero.pins.mock import MockFactory  # noqa: E402
+pytest.importorskip("gpiozero")
 
 BUTTON_PIN, LED_PIN = 17, 27
 
 
-@pytest.fixture(scope="module")
-def worker():
-    from enrolld import config as config_mod
-    from enrolld.vision.pipeline import build_pipeline
-    from enrolld.vision.worker import VisionWorker
-
-    w = VisionWorker(build_pipeline(config_mod.load(None)), queue_size=4, timeout_s=20)
-    yield w
-    w.close()
-
-
 @pytest.fixture
-def mock_pins():
-    previous = gpiozero.Device.pin_factory
-    gpiozero.Device.pin_factory = MockFactory()
-    yield gpiozero.Device.pin_factory
-    gpiozero.Device.pin_factory.close()
-    gpiozero.Device.pin_factory = previous
+def worker(vision_worker):
+    return vision_worker  # the session's real pipeline behind the real worker (conftest)
 
 
 def write_burst(folder, frames):

@@ -10,11 +10,10 @@ import sqlite3
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 
 import cv2
 import pytest
+from http_json import request_json
 from mqtt_broker import Subscriber
 from sample_images import astronaut_bgr, astronaut_jpeg
 
@@ -102,16 +101,7 @@ reconnect_max_s = 1.0
         return (self.tmp_path / "daemon.log").read_text(errors="replace")[-4000:]
 
     def request(self, method, path, body=None):
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}{path}", data=data, method=method,
-            headers={"X-Auth-Token": TOKEN, "Content-Type": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=30) as response:
-                return response.status, response.read()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read()
+        return request_json(self.port, method, path, body, token=TOKEN)
 
     def enroll(self, face_set="people", image=None):
         image = image or base64.b64encode(astronaut_jpeg()).decode()

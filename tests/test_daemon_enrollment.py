@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import make_config
+from http_json import request_json
 from mqtt_broker import Subscriber
 from sample_images import astronaut_bgr
 
@@ -20,16 +21,7 @@ TOKEN = "t0ken"
 
 
 def call(daemon, method, path, body=None):
-    req = urllib.request.Request(
-        f"http://127.0.0.1:{daemon.port}{path}", method=method,
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"X-Auth-Token": TOKEN, "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
+    return request_json(daemon.port, method, path, body, token=TOKEN)
 
 
 @pytest.fixture
