@@ -147,3 +147,22 @@ def test_body_too_large_and_unknown_route(api_factory):
     assert_error(post(small, "v2/nope", {"name": "s"}), 404, "NOT_FOUND")
     r = requests.get(f"{small.url}/faceset/v2/create", headers=AUTH)
     assert_error(r, 404, "NOT_FOUND")
+
+
+def test_accuauth_image_rules_at_their_edges():
+    import cv2
+    import numpy as np
+
+    from enrolld.api.images import check_accuauth_image
+    from enrolld.errors import ImageError
+
+    def png(width, height):
+        return cv2.imencode(".png", np.zeros((height, width, 3), np.uint8))[1].tobytes()
+
+    check_accuauth_image(png(128, 128))
+    check_accuauth_image(png(6000, 128))
+    for data, reason in ((png(127, 300), "too_small"), (png(6001, 200), "too_large"), (b"", "empty"),
+                         (cv2.imencode(".webp", np.zeros((200, 200, 3), np.uint8))[1].tobytes(), "unsupported_format")):
+        with pytest.raises(ImageError) as caught:
+            check_accuauth_image(data)
+        assert caught.value.reason == reason

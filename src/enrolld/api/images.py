@@ -75,16 +75,8 @@ def check_accuauth_image(data: bytes) -> None:
     """AccuAuth's rules, from the header alone: JPG/PNG, 128-6000 px a side, at most 5 MB."""
     if len(data) > ACCUAUTH_FILE_MAX:
         raise ImageError("too_large", "the image is over 5 MB")
-    if not data:
-        raise ImageError("empty", "the image is empty")
-    fmt = decode.sniff(data)
-    if fmt not in ACCUAUTH_FORMATS:
-        raise ImageError("unsupported_format", f"{fmt.upper()} is not accepted; send JPG or PNG")
-    width, height = decode.header_size(data, fmt)
     low, high = ACCUAUTH_SIDES
-    if min(width, height) < low or max(width, height) > high:
-        raise ImageError("too_small" if min(width, height) < low else "too_large",
-                         f"{width}x{height} px is outside {low}x{low} to {high}x{high}")
+    decode.check_header(data, formats=ACCUAUTH_FORMATS, min_side=low, max_side=high, max_pixels=high * high)
 
 
 def analyze(data: bytes):

@@ -109,17 +109,17 @@ _HEADER_READERS = {"jpeg": _jpeg_size, "png": _png_size, "bmp": _bmp_size, "webp
 _REDUCED = ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4), (2, cv2.IMREAD_REDUCED_COLOR_2))
 
 
-def decode(
+def check_header(
     data: bytes,
     *,
     max_pixels: int = 50_000_000,
     max_side: int = 20_000,
     min_side: int = 1,
-    keep_side: int = 0,
     formats: tuple[str, ...] = FORMATS,
-) -> Decoded:
-    """Decode `data`. keep_side > 0 lets a JPEG be decoded at a reduced scale as long as its
-    shorter side stays at least keep_side pixels."""
+) -> tuple[str, int, int]:
+    """(format, width, height) once the bytes pass every check that needs no decoding: not
+    empty, an accepted format, a readable header within the size limits, a JPEG that reaches
+    its end marker."""
     if not data:
         raise ImageError("empty", "the image is empty")
     fmt = sniff(data)
@@ -134,7 +134,21 @@ def decode(
         raise ImageError("too_small", f"{width}×{height} pixels is under the minimum of {min_side} px a side")
     if fmt == "jpeg" and not _has_jpeg_end(data):
         raise ImageError("truncated", "the JPEG data ends before the image does")
+    return fmt, width, height
 
+
+def decode(
+    data: bytes,
+    *,
+    max_pixels: int = 50_000_000,
+    max_side: int = 20_000,
+    min_side: int = 1,
+    keep_side: int = 0,
+    formats: tuple[str, ...] = FORMATS,
+) -> Decoded:
+    """Decode `data`. keep_side > 0 lets a JPEG be decoded at a reduced scale as long as its
+    shorter side stays at least keep_side pixels."""
+    fmt, width, height = check_header(data, max_pixels=max_pixels, max_side=max_side, min_side=min_side, formats=formats)
     flags, factor = cv2.IMREAD_COLOR, 1
     if fmt == "jpeg" and keep_side:
         for f, reduced_flag in _REDUCED:
