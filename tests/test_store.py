@@ -318,3 +318,14 @@ def test_outbox_in_same_transaction_as_change(face_store, monkeypatch):
     assert face_store.face_counts() == {"s": 0}
     assert face_store.faces("s") == []
     assert json.loads(json.dumps(face_store.face_set("s").face_count)) == 0
+
+
+def test_commit_listeners_run_after_each_committed_change_and_not_after_a_rollback(face_store):
+    commits = []
+    face_store.on_commit(lambda: commits.append(outbox.depth(face_store.database.reader())))
+    face_store.create_face_set("s")
+    face_store.add_face("s", analysed_face(seed=1), MODEL)
+    assert commits == [1, 2]  # called after COMMIT: the new outbox row is already visible
+    with pytest.raises(FaceSetExistsError):
+        face_store.create_face_set("s")
+    assert commits == [1, 2]

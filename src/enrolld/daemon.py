@@ -23,36 +23,21 @@ from .sdnotify import Notifier
 
 log = logging.getLogger(__name__)
 
-STORE_CHANGES = ("create_face_set", "delete_face_set", "update_face", "delete_faces", "refuse_enrollment")
-
-
 class ObservedStore:
     """The store as the API and the button see it: counts enrollments and refusals for
-    /metrics and wakes the outbox publisher after every change, so an event leaves at once
-    instead of at the next poll. Everything else passes straight through."""
+    /metrics. Everything else passes straight through."""
 
-    def __init__(self, store, metrics: AppMetrics, wake=lambda: None):
-        self._store, self._metrics, self._wake = store, metrics, wake
+    def __init__(self, store, metrics: AppMetrics):
+        self._store, self._metrics = store, metrics
 
     def __getattr__(self, name):
-        attribute = getattr(self._store, name)
-        if name in STORE_CHANGES and callable(attribute):
-            def changed(*args, **kwargs):
-                try:
-                    return attribute(*args, **kwargs)
-                finally:
-                    self._wake()
+        return getattr(self._store, name)
 
-            if name == "refuse_enrollment":
-                def refused(face_set, reasons, **kwargs):
-                    result = changed(face_set, reasons, **kwargs)
-                    for reason in reasons:  # counted once it is committed
-                        self._metrics.refusals.inc(source=kwargs.get("source", "api"), reason=reason)
-                    return result
-
-                return refused
-            return changed
-        return attribute
+    def refuse_enrollment(self, face_set, reasons, *, source: str = "api"):
+        result = self._store.refuse_enrollment(face_set, reasons, source=source)
+        for reason in reasons:  # counted once it is committed
+            self._metrics.refusals.inc(source=source, reason=reason)
+        return result
 
     def add_face(self, *args, source: str = "api", **kwargs):
         return self._enroll(self._store.add_face, args, kwargs, source)
@@ -66,13 +51,11 @@ class ObservedStore:
         except QualityError as e:  # the store wrote the refusal event in its transaction
             for reason in e.reasons:
                 self._metrics.refusals.inc(source=source, reason=reason)
-            self._wake()
             raise
         except NoFaceError:
             self._metrics.refusals.inc(source=source, reason="no_face")
             raise
         self._metrics.enrollments.inc(len(result) if isinstance(result, list) else 1, source=source)
-        self._wake()
         return result
 
 
@@ -134,7 +117,8 @@ class Daemon:
                 face_counts=self.raw_store.face_counts, metrics=self.metrics,
             )
             self.events.start()
-        self.store = ObservedStore(self.raw_store, self.metrics, self.events.wake if self.events else lambda: None)
+            self.raw_store.on_commit(self.events.wake)  # an event leaves at once, not at the next poll
+        self.store = ObservedStore(self.raw_store, self.metrics)
         self.vision = TimedVision(self.worker, self.metrics)
         self._start_capture()
         self._start_http()

@@ -108,6 +108,7 @@ def run_bench(*, count: int, rate: float, broker: str | None, config_path: str |
             raise SystemExit("bench: the subscriber could not subscribe within 10 s")
         store.create_face_set("bench")
         service.start()
+        store.on_commit(service.wake)  # as the daemon wires it: every commit wakes the publisher
         if not service.link.wait_connected(10):
             raise SystemExit("bench: the publisher could not connect within 10 s")
         rng = np.random.default_rng(0)
@@ -122,7 +123,6 @@ def run_bench(*, count: int, rate: float, broker: str | None, config_path: str |
             face = Face(Box(0, 0, 120, 120), np.zeros((6, 2), np.float32), 0.99, quality, vector / np.linalg.norm(vector))
             record = store.add_face("bench", face, "bench-model")
             committed[str(record.face_id)] = time.perf_counter()  # add_face returns after COMMIT
-            service.wake()  # what the daemon's ObservedStore does after every change
         done.wait(max(10.0, count / 100))
     finally:
         service.stop(timeout_s=2)

@@ -54,7 +54,13 @@ class Database:
             migrations.apply(self.db)
         self._readers = threading.local()
         self._all_readers: list[sqlite3.Connection] = []
+        self._commit_listeners: list = []
         self._closed = False
+
+    def add_commit_listener(self, listener) -> None:
+        """Call listener() after every committed write transaction (e.g. to wake the outbox
+        publisher, so an event leaves at once instead of at its next poll)."""
+        self._commit_listeners.append(listener)
 
     @contextlib.contextmanager
     def write(self):
@@ -72,6 +78,8 @@ class Database:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+        for listener in self._commit_listeners:
+            listener()
 
     @property
     def write_lock(self) -> threading.RLock:

@@ -347,6 +347,10 @@ class FaceStore:
 
     # -- health ----------------------------------------------------------------------------
 
+    def on_commit(self, listener) -> None:
+        """listener() runs after every change is committed (outbox row included)."""
+        self.database.add_commit_listener(listener)
+
     def healthy(self) -> bool:
         return self.database.healthy()
 
