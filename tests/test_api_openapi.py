@@ -17,4 +17,19 @@ def test_every_route_is_documented(api):
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert method.lower() in doc["paths"][path], (method, path)
     extensions = {p for p, ops in doc["paths"].items() if ops.get("post", {}).get("x-enrolld-extension")}
-    assert extensions == {"/faceset/v2/list", "/faceset/v2/delete", "/faceset/v2/list_faces", "/faceset/v2/delete_face"}
+    assert extensions == {"/faceset/v2/list", "/faceset/v2/delete", "/faceset/v2/list_faces", "/faceset/v2/delete_face",
+                          "/enrollment"}
+
+
+def test_either_dialects_credentials_open_the_document_and_refusals_are_frs_shaped(api):
+    from conftest import ACCU_ID, ACCU_SECRET
+
+    url = f"{api.url}/openapi.json"
+    assert requests.get(url, headers={"X-DF-API-ID": ACCU_ID, "X-DF-API-SECRET": ACCU_SECRET}).status_code == 200
+    for headers, status, code in (
+        ({"X-DF-API-ID": ACCU_ID, "X-DF-API-SECRET": "wrong"}, 403, "FRS.0002"),
+        ({"X-Auth-Token": "wrong"}, 403, "FRS.0002"),
+        ({}, 400, "FRS.0010"),
+    ):
+        r = requests.get(url, headers=headers)
+        assert r.status_code == status and r.json()["error_code"] == code, r.text

@@ -154,6 +154,8 @@ def test_ready_watchdog_metrics_and_a_clean_sigterm(mqtt_broker, daemon_factory)
         assert daemon.wait_notify(lambda m: m == b"WATCHDOG=1", timeout=5), daemon.messages
         assert status.wait_for(lambda m: m and m[-1][1] == b"online")
         code, metrics = daemon.request("GET", "/metrics")
+        refused, _ = request_json(daemon.port, "GET", "/metrics", token="wrong")
+        assert refused == 403
         assert code == 200
         assert b"enrolld_mqtt_connected 1" in metrics and b"enrolld_outbox_depth" in metrics
         started = time.monotonic()

@@ -56,7 +56,9 @@ def test_http_enrollment_route_enrolls_the_armed_person_and_counts_it(daemon, mq
         assert added["person_id"] == "31337" and added["face_set"] == "lobby"
         status, body = call(daemon, "GET", "/enrollment")
         assert json.loads(body)["last_result"]["status"] == "enrolled"
-        metrics = urllib.request.urlopen(f"http://127.0.0.1:{daemon.port}/metrics").read().decode()
+        status, body = call(daemon, "GET", "/metrics")
+        assert status == 200
+        metrics = body.decode()
         assert 'enrolld_enrollments_total{source="http"} 1' in metrics
         assert 'enrolld_pipeline_seconds_count{stage="analyze"}' in metrics
     finally:
@@ -84,3 +86,17 @@ def test_state_directory_from_systemd_replaces_only_the_default(tmp_path):
     assert with_systemd_directories(default, {"STATE_DIRECTORY": "/var/lib/enrolld"}).device.state_dir == "/var/lib/enrolld"
     custom = make_config(tmp_path)
     assert with_systemd_directories(custom, {"STATE_DIRECTORY": "/var/lib/enrolld"}).device.state_dir == str(tmp_path)
+
+
+def test_every_route_the_daemon_serves_is_in_openapi(daemon):
+    import re
+
+    status, body = call(daemon, "GET", "/openapi.json")
+    paths = json.loads(body)["paths"]
+    rules = [r for r in daemon.app.url_map.iter_rules() if r.endpoint != "static"]
+    assert {"/metrics", "/enrollment", "/enrollment/arm"} <= {r.rule for r in rules}
+    for rule in rules:
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+        assert path in paths, path
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert method.lower() in paths[path], (method, path)

@@ -147,13 +147,19 @@ class Daemon:
             self.button = EnrollButton(c.button_pin, self.flow.press, debounce_s=c.debounce_s)
 
     def _start_http(self) -> None:
-        from flask import Response
+        from flask import Response, request
 
         from .api.app import ApiServices, create_app, make_server
+        from .api.auth import check_either_dialect
 
         app = create_app(self.config, ApiServices(store=self.store, vision=self.vision))
-        metrics = self.metrics
-        app.add_url_rule("/metrics", "metrics", lambda: Response(metrics.render(), content_type=CONTENT_TYPE))
+        metrics, api_settings = self.metrics, self.config.api
+
+        def metrics_page():
+            check_either_dialect(request, api_settings)  # only /healthz is open
+            return Response(metrics.render(), content_type=CONTENT_TYPE)
+
+        app.add_url_rule("/metrics", "metrics", metrics_page)
         if self.flow is not None:
             from .capture.routes import bp
 

@@ -135,3 +135,16 @@ def check_accuauth(request: Request, settings: AccuAuthConfig) -> None:
     ok_secret = _same(secret, settings.api_secret)
     if not (ok_id and ok_secret):
         raise AccuAuthError(401, "UNAUTHORIZED", "invalid API credentials")
+
+
+def check_either_dialect(request: Request, api_settings) -> None:
+    """For the appliance's own routes outside both contracts (/openapi.json, /metrics,
+    /enrollment): either dialect's credentials will do, and a refusal comes in the FRS shape
+    like every path outside /faceset/."""
+    if request.headers.get("X-DF-API-ID") is None:
+        check_frs(request, api_settings.frs.project_id, api_settings.frs)
+        return
+    try:
+        check_accuauth(request, api_settings.accuauth)
+    except AccuAuthError as e:
+        raise _refused(e.reason) from None

@@ -6,18 +6,14 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
-from .auth import check_accuauth, check_frs
+from .auth import check_either_dialect
 
 bp = Blueprint("openapi", __name__)
 
 
 @bp.before_request
 def authenticate():
-    api = current_app.extensions["enrolld"].config.api
-    if "X-DF-API-ID" in request.headers:
-        check_accuauth(request, api.accuauth)
-    else:
-        check_frs(request, api.frs.project_id, api.frs)
+    check_either_dialect(request, current_app.extensions["enrolld"].config.api)
 
 _FRS_ERROR = {"type": "object", "properties": {"error_code": {"type": "string"}, "error_msg": {"type": "string"}}}
 _ACCU_ERROR = {"type": "object", "properties": {"status": {"type": "string"}, "reason": {"type": "string"},
@@ -78,6 +74,10 @@ def _accu(summary: str, fields: dict, result: dict | None, *, extension: bool = 
         op["x-enrolld-extension"] = True
         op["description"] = "An enrolld extension: AccuAuth's published API has no such endpoint."
     return op
+
+
+def _appliance(summary: str, ok: str) -> dict:
+    return {"summary": summary, "x-enrolld-extension": True, "responses": {"200": {"description": ok}}}
 
 
 def _paths() -> dict:
@@ -145,6 +145,16 @@ def _paths() -> dict:
         "/healthz": {"get": {"summary": "Liveness: store and vision answer (no credentials)", "security": [],
                              "responses": {"200": {"description": "healthy"}, "503": {"description": "unhealthy"}}}},
         "/openapi.json": {"get": {"summary": "This document (either dialect's credentials)", "responses": {"200": {"description": "OpenAPI 3"}}}},
+        # Served by `enrolld serve` beside the two contracts (docs/deploy.md); either dialect's credentials.
+        "/metrics": {"get": _appliance("Prometheus metrics", "text/plain counters, gauges and histograms")},
+        "/enrollment": {
+            "get": _appliance("Enrollment state: busy, armed, last_result", "state"),
+            "post": _appliance("Run a camera burst now and enroll its best face", "enrolled (422 refused, 429 busy)"),
+        },
+        "/enrollment/arm": {
+            "put": _appliance("The next enrollment (button or HTTP) is for this person_id", "armed"),
+            "delete": _appliance("Forget the armed person", "disarmed"),
+        },
     })
     return paths
 

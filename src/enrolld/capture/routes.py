@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
-from ..api.auth import check_accuauth, check_frs
+from ..api.auth import check_either_dialect
 from ..api.errors import FrsError
 from ..errors import BusyError
 
@@ -23,14 +23,7 @@ bp = Blueprint("enrollment", __name__)
 
 @bp.before_request
 def authenticate():
-    config = current_app.extensions["enrolld"].config
-    if request.headers.get("X-DF-API-ID") is not None:
-        try:
-            check_accuauth(request, config.api.accuauth)
-        except Exception as e:  # AccuAuthError: answer in this route's (FRS) shape
-            raise FrsError(403, "FRS.0002", str(e) or "AccuAuth credentials refused") from None
-    else:
-        check_frs(request, config.api.frs.project_id, config.api.frs)
+    check_either_dialect(request, current_app.extensions["enrolld"].config.api)
 
 
 def _flow():
