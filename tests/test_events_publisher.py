@@ -13,7 +13,7 @@ from mqtt_broker import Subscriber
 from enrolld.config import MqttConfig
 from enrolld.events.service import EventService
 from enrolld.metrics import AppMetrics
-from enrolld.store import outbox
+from enrolld.store import migrations, outbox
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def outbox_db(tmp_path):
     path = tmp_path / "outbox.sqlite3"
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute(outbox.SCHEMA)
+    migrations.apply(conn)
     yield path, conn
     conn.close()
 

@@ -189,6 +189,8 @@ class Registry:
 class AppMetrics:
     """The appliance's metrics, registered once so every module uses the same names."""
 
+    content_type = CONTENT_TYPE
+
     def __init__(self, registry: Registry | None = None):
         r = self.registry = registry or Registry()
         self.enrollments = r.counter("enrolld_enrollments_total", "Faces enrolled, by source (http, button).", ("source",))
