@@ -36,7 +36,7 @@ class ObservedStore:
     def refuse_enrollment(self, face_set, reasons, *, source: str = "api"):
         result = self._store.refuse_enrollment(face_set, reasons, source=source)
         for reason in reasons:  # counted once it is committed
-            self._metrics.refusals.inc(source=source, reason=reason)
+            self._metrics.refusals.labels(source=source, reason=reason).inc()
         return result
 
     def add_face(self, *args, source: str = "api", **kwargs):
@@ -50,12 +50,12 @@ class ObservedStore:
             result = method(*args, source=source, **kwargs)
         except QualityError as e:  # the store wrote the refusal event in its transaction
             for reason in e.reasons:
-                self._metrics.refusals.inc(source=source, reason=reason)
+                self._metrics.refusals.labels(source=source, reason=reason).inc()
             raise
         except NoFaceError:
-            self._metrics.refusals.inc(source=source, reason="no_face")
+            self._metrics.refusals.labels(source=source, reason="no_face").inc()
             raise
-        self._metrics.enrollments.inc(len(result) if isinstance(result, list) else 1, source=source)
+        self._metrics.enrollments.labels(source=source).inc(len(result) if isinstance(result, list) else 1)
         return result
 
 
@@ -81,7 +81,7 @@ class TimedVision:
         try:
             return method(payload, **options)
         finally:
-            self._metrics.pipeline_seconds.observe(time.perf_counter() - started, stage=stage)
+            self._metrics.pipeline_seconds.labels(stage=stage).observe(time.perf_counter() - started)
 
 
 class Daemon:
