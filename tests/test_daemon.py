@@ -18,7 +18,7 @@ from http_json import request_json
 from mqtt_broker import Subscriber
 from sample_images import astronaut_bgr, astronaut_jpeg
 
-from enrolld.events.mosquitto import free_port
+from enrolld.bench.mosquitto import free_port
 
 TOKEN = "test-token"
 

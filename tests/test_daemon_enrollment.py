@@ -16,7 +16,7 @@ from mqtt_broker import Subscriber
 from sample_images import astronaut_bgr
 
 from enrolld.daemon import Daemon, with_systemd_directories
-from enrolld.events.mosquitto import free_port
+from enrolld.bench.mosquitto import free_port
 from enrolld.sdnotify import Notifier
 
 TOKEN = "t0ken"

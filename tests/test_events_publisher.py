@@ -173,7 +173,7 @@ def test_last_will_says_offline_when_the_process_dies(mqtt_broker, tmp_path):
 
 
 def test_username_and_password_are_sent_and_a_refusal_is_not_a_connection(tmp_path, outbox_db):
-    from enrolld.events.mosquitto import MosquittoBroker, find_mosquitto
+    from enrolld.bench.mosquitto import MosquittoBroker, find_mosquitto
 
     if find_mosquitto() is None:
         pytest.skip("mosquitto is not installed")
@@ -234,7 +234,7 @@ def test_payload_json_is_what_the_docs_promise(mqtt_broker, mqtt_subscriber, out
 
 @pytest.mark.skipif(__import__("shutil").which("openssl") is None, reason="openssl is needed to make test certificates")
 def test_tls_with_a_private_ca(tmp_path, outbox_db):
-    from enrolld.events.mosquitto import MosquittoBroker, find_mosquitto
+    from enrolld.bench.mosquitto import MosquittoBroker, find_mosquitto
 
     if find_mosquitto() is None:
         pytest.skip("mosquitto is not installed")

@@ -278,15 +278,3 @@ def with_systemd_directories(config: config_mod.Config, environ=None) -> config_
         return dataclasses.replace(config, device=dataclasses.replace(config.device, state_dir=state))
     return config
 
-
-def cmd_serve(args) -> int:
-    config = with_systemd_directories(config_mod.load(args.config))
-    logging.getLogger(__name__).info("config: %s", config_mod.redacted(config))
-    return Daemon(config).run_until_stopped()
-
-
-def register(subparsers) -> None:
-    serve = subparsers.add_parser("serve", help="run the appliance: HTTP API, MQTT events, camera and button")
-    serve.add_argument("--config", metavar="PATH", default=None,
-                       help="TOML config file (default: built-in defaults)")
-    serve.set_defaults(func=cmd_serve)
