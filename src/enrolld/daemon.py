@@ -47,9 +47,9 @@ class Daemon:
         c = self.config
         self.notifier.status("loading models")
         pipeline = self._pipeline or build_pipeline(c)
-        observe = self.metrics.pipeline_seconds.observe
+        timings = self.metrics.pipeline_seconds
         self.worker = VisionWorker(pipeline, c.vision.queue_size, c.vision.timeout_s,
-                                   observer=lambda stage, seconds: observe(seconds, stage=stage))
+                                   observer=lambda stage, seconds: timings.labels(stage=stage).observe(seconds))
         self.health.add("vision", self.worker.status)
         self.notifier.status("opening the store")
         self.store = FaceStore(c)
@@ -211,15 +211,3 @@ def with_systemd_directories(config: config_mod.Config, environ=None) -> config_
         return dataclasses.replace(config, device=dataclasses.replace(config.device, state_dir=state))
     return config
 
-
-def cmd_serve(args) -> int:
-    config = with_systemd_directories(config_mod.load(args.config))
-    logging.getLogger(__name__).info("config: %s", config_mod.redacted(config))
-    return Daemon(config).run_until_stopped()
-
-
-def register(subparsers) -> None:
-    serve = subparsers.add_parser("serve", help="run the appliance: HTTP API, MQTT events, camera and button")
-    serve.add_argument("--config", metavar="PATH", default=None,
-                       help="TOML config file (default: built-in defaults)")
-    serve.set_defaults(func=cmd_serve)

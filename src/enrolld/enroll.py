@@ -120,7 +120,7 @@ class Enrollment:
         self.store.record_refusal(face_set, reasons, source=source)
         if self.metrics is not None:
             for reason in reasons:
-                self.metrics.refusals.inc(source=source, reason=reason)
+                self.metrics.refusals.labels(source=source, reason=reason).inc()
 
     # the parts ---------------------------------------------------------------------------
 
@@ -130,7 +130,7 @@ class Enrollment:
             event_extras=[self._event_extras(f) for f in faces], **fields,
         )
         if self.metrics is not None:
-            self.metrics.enrollments.inc(len(records), source=source)
+            self.metrics.enrollments.labels(source=source).inc(len(records))
         return records
 
     def _event_extras(self, face: Face) -> dict:

@@ -180,7 +180,7 @@ class OutboxPublisher:
         self.published += len(done)
         for event in done:
             if self.metrics:
-                self.metrics.events_published.inc(type=event.type)
+                self.metrics.events_published.labels(type=event.type).inc()
             if self.on_published:
                 try:
                     self.on_published(event)

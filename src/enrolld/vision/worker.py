@@ -5,7 +5,7 @@ timeout; a full queue is an explicit BusyError, never a hang. Each job's wall ti
 included (the latency a caller actually sees), goes to an optional observer:
 
     worker = VisionWorker(pipeline, queue_size=16, timeout_s=20,
-                          observer=lambda stage, seconds: histogram.observe(seconds, stage=stage))
+                          observer=lambda stage, seconds: histogram.labels(stage=stage).observe(seconds))
     analysis = worker.analyze(jpeg_bytes)
 """
 
