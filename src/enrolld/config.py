@@ -62,6 +62,7 @@ class StoreConfig:
     max_face_sets: int = 10
     default_capacity: int = 100_000
     keep_images: bool = False  # the cloud contracts keep features, not photos
+    keep_chips: bool = True  # the aligned 150 px face chip as a small JPEG, for the web page
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,14 @@ class ApiConfig:
     url_fetch_hosts: tuple[str, ...] = ()  # hosts image_url may fetch from; empty refuses image_url
     frs: FrsConfig = field(default_factory=FrsConfig)
     accuauth: AccuAuthConfig = field(default_factory=AccuAuthConfig)
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    enabled: bool = True  # the face library page at / (sign in with the appliance's API credentials)
+    session_idle_s: int = 1800  # a signed-in page expires after this long without a request
+    session_max_s: int = 43200  # and after this long whatever happens
+    max_sessions: int = 32  # the oldest session is signed out beyond this
 
 
 @dataclass(frozen=True)
@@ -136,6 +145,7 @@ class Config:
     quality: QualityConfig = field(default_factory=QualityConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     capture: CaptureConfig = field(default_factory=CaptureConfig)
 
@@ -282,6 +292,10 @@ def validate(config: Config) -> None:
         raise ConfigError("mqtt: cert_file and key_file must be set together")
     if config.capture.burst_s <= 0 or config.capture.burst_max_frames < 1:
         raise ConfigError("capture.burst_s and capture.burst_max_frames: must be positive")
+    if config.web.session_idle_s < 1 or config.web.session_max_s < config.web.session_idle_s:
+        raise ConfigError("web.session_idle_s: must be >= 1 and not above web.session_max_s")
+    if config.web.max_sessions < 1:
+        raise ConfigError("web.max_sessions: must be at least 1")
     frs = config.api.frs
     if bool(frs.access_key) != bool(frs.secret_key):
         raise ConfigError("api.frs: access_key and secret_key must be set together")

@@ -86,7 +86,23 @@ def m001_face_sets_faces_outbox(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS = (m001_face_sets_faces_outbox,)
+def m003_face_chips(conn: sqlite3.Connection) -> None:
+    """What the face library page shows beside each face: its aligned chip, how it was
+    enrolled, and the set's faces newest first without sorting the whole set."""
+    conn.execute(
+        """
+        CREATE TABLE face_chips (                -- only with store.keep_chips (the default)
+            face_id INTEGER PRIMARY KEY REFERENCES faces(face_id) ON DELETE CASCADE,
+            jpeg BLOB NOT NULL                   -- the aligned 150 px chip, a few KB
+        )
+        """
+    )
+    # who enrolled it: api.frs, api.accuauth, web, button, http; '' for faces enrolled before
+    conn.execute("ALTER TABLE faces ADD COLUMN source TEXT NOT NULL DEFAULT ''")
+    conn.execute("CREATE INDEX faces_by_set_face ON faces (face_set_id, face_id)")
+
+
+MIGRATIONS = (m001_face_sets_faces_outbox, m003_face_chips)
 
 
 def applied(conn: sqlite3.Connection) -> set[str]:
