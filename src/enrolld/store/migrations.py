@@ -86,6 +86,19 @@ def m001_face_sets_faces_outbox(conn: sqlite3.Connection) -> None:
     )
 
 
+def m002_persons(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        """
+        CREATE TABLE persons (                   -- the person registry: a display name per person id
+            person_id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        )
+        """
+    )
+    conn.execute("CREATE UNIQUE INDEX persons_by_name ON persons (name COLLATE NOCASE)")
+
+
 def m003_face_chips(conn: sqlite3.Connection) -> None:
     """What the face library page shows beside each face: its aligned chip, how it was
     enrolled, and the set's faces newest first without sorting the whole set."""
@@ -102,7 +115,7 @@ def m003_face_chips(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX faces_by_set_face ON faces (face_set_id, face_id)")
 
 
-MIGRATIONS = (m001_face_sets_faces_outbox, m003_face_chips)
+MIGRATIONS = (m001_face_sets_faces_outbox, m002_persons, m003_face_chips)
 
 
 def applied(conn: sqlite3.Connection) -> set[str]:
