@@ -19,7 +19,7 @@ from typing import Any
 from flask import Flask, g, jsonify, request
 
 from ..config import Config
-from . import accuauth, appliance, frs, openapi, persons
+from . import accuauth, appliance, frs, openapi, web, persons
 from .errors import handle_any
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ def create_app(config: Config, services: ApiServices) -> Flask:
     app.register_blueprint(appliance.bp)
     app.register_blueprint(persons.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(web.bp)  # the face library page at / (enrolld.api.web)
     app.register_error_handler(Exception, handle_any)
     _warn_if_locked(config)
 

@@ -264,6 +264,11 @@ class FaceStore:
             outbox.append(tx.conn, "person.named", person.event_body())
         return person
 
+    def new_person_id(self) -> int:
+        """A fresh person id, shaped like the ones enrollments get (e.g. to name a person
+        before their first face is enrolled)."""
+        return self._ids.next_id()
+
     def person(self, person_id: int) -> Person | None:
         return persons.get(self.database.reader(), person_id)
 

@@ -1,5 +1,5 @@
 """Read queries for the face library page: a face set's faces newest first, a page at a time,
-searched by external image id (or person id), and each face's chip.
+searched by person name, external image id or person id, and each face's chip.
 
 Paging is by key (face ids are time-ordered), not by OFFSET, so the last page of 100,000 faces
 costs what the first does: `faces_by_set_face (face_set_id, face_id)` walks straight to it.
@@ -49,10 +49,12 @@ class Library:
     def page(self, face_set_name: str, *, before: int | None = None, after: int | None = None,
              limit: int = 60, query: str = "", person_ids=None) -> LibraryPage:
         """Up to `limit` faces, newest first: those older than face `before`, or the page just
-        newer than face `after`. `query` keeps faces whose external image id starts with it (or
-        whose person id is it); `person_ids` (e.g. from a name search) adds those persons."""
+        newer than face `after`. `query` keeps faces whose external image id starts with it,
+        whose person id is it, or whose person's name contains it."""
         face_set = self.store.face_set(face_set_name)
         where, params = ["f.face_set_id = ?"], [face_set.id]
+        if query and person_ids is None:
+            person_ids = self.persons_named_like(query)
         matched = _matching(query, person_ids)
         if matched is not None:
             where.append(matched[0])
@@ -76,6 +78,17 @@ class Library:
     def _rows(self, where, params, order: str, limit: int):
         sql = f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY f.face_id {order} LIMIT ?"
         return self.store.database.reader().execute(sql, (*params, limit)).fetchall()
+
+    def persons_named_like(self, text: str, limit: int = 500) -> list[int]:
+        """Person ids whose name contains text (case-insensitive for ASCII letters)."""
+        text = " ".join(str(text).split())
+        if not text:
+            return []
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = self.store.database.reader().execute(
+            "SELECT person_id FROM persons WHERE name LIKE ? ESCAPE '\\' LIMIT ?", (pattern, limit)
+        )
+        return [r[0] for r in rows]
 
     def chip(self, face_id: int) -> bytes | None:
         row = self.store.database.reader().execute(
