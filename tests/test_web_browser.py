@@ -281,7 +281,11 @@ def test_activity_arrives_live(daemon, browser):
         headers={"Content-Type": "application/json", "X-DF-API-ID": USER, "X-DF-API-SECRET": PASSWORD})
     assert status == 200, body
     assert wait_until(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#activity li")) == before + 1, 20)
-    assert "api.accuauth" in browser.find_elements(By.CSS_SELECTOR, "#activity li")[0].text
+    newest = browser.find_elements(By.CSS_SELECTOR, "#activity li")[0].text
+    assert "enrolled" in newest and "API (AccuAuth)" in newest, newest
+    texts = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#activity li")]
+    assert any("refused" in t and "no face found" in t for t in texts)
+    assert any("Joe Biden" in t and "upload (this page)" in t for t in texts)  # names as they are now
     shoot(browser, "08-activity")
 
 

@@ -20,7 +20,7 @@ import time
 from flask import Blueprint, Response, jsonify, request, url_for
 
 from ..web.words import reasons_in_words
-from .web_common import WebError, page, services, state
+from .web_common import SOURCES, WebError, page, services, state
 
 bp = Blueprint("live", __name__)
 
@@ -158,10 +158,17 @@ def disarm():
 
 # activity --------------------------------------------------------------------------------
 
+def _described(entries: list[dict], store) -> list[dict]:
+    """Entries with the person's current name and the source in words."""
+    names = store.person_names({int(e["person_id"]) for e in entries if e.get("person_id")})
+    return [dict(e, name=names.get(int(e["person_id"])) if e.get("person_id") else None,
+                 source_text=SOURCES.get(e.get("source", ""), e.get("source", ""))) for e in entries]
+
+
 @bp.get("/ui/activity")
 def activity_page():
     feed = state().feed
-    return page("activity.html", entries=list(reversed(feed.recent())), last_seq=feed.last_seq,
+    return page("activity.html", entries=_described(list(reversed(feed.recent())), services().store), last_seq=feed.last_seq,
                 clock=lambda at: time.strftime("%H:%M:%S", time.localtime(at)))
 
 
@@ -172,7 +179,7 @@ def activity_stream():
     start = request.headers.get("Last-Event-ID") or request.args.get("after") or str(feed.last_seq)
     if not start.isdigit():
         raise WebError(400, "Last-Event-ID must be an activity number")
-    streams = state().streams
+    streams, store = state().streams, services().store  # the generator runs outside the app context
 
     def events():
         # Taken inside the generator: a generator closed before its first step runs no finally.
@@ -186,7 +193,7 @@ def activity_stream():
                 entries = feed.wait_after(seq, KEEPALIVE_S)
                 if not entries:
                     yield ": keep-alive\n\n"  # also how a closed page is noticed
-                for entry in entries:
+                for entry in _described(entries, store):
                     seq = entry["seq"]
                     yield f"id: {seq}\nevent: activity\ndata: {json.dumps(entry, separators=(',', ':'))}\n\n"
         finally:

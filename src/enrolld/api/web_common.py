@@ -30,6 +30,11 @@ WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 SESSION_COOKIE = "enrolld_session"
 LOGIN_COOKIE = "enrolld_login"  # the sign-in form's own CSRF token (double submit)
 CSRF_HEADER = "X-CSRF-Token"
+SOURCES = {  # how a face was enrolled, in words
+    "web": "upload (this page)", "web.camera": "camera (this page)", "api.frs": "API (FRS)",
+    "api.accuauth": "API (AccuAuth)", "button": "button", "http": "camera (POST /enrollment)",
+    "": "before sources were kept",
+}
 
 
 class WebState:

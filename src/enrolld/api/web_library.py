@@ -12,17 +12,13 @@ import time
 from flask import Blueprint, Response, jsonify, redirect, request, url_for
 
 from ..web.words import reasons_in_words
-from .web_common import WEB_DIR, WebError, external_id_from_filename, page, safe_next, services, state
+from .web_common import SOURCES, WEB_DIR, WebError, external_id_from_filename, page, safe_next, services, state
 
 bp = Blueprint("library", __name__)
 
 PAGE_SIZE = 48
 TOP_MATCHES = 5
 FIELD_TYPES = ("string", "integer", "long", "double")
-SOURCES = {  # how a face was enrolled, in words
-    "web": "upload (this page)", "api.frs": "API (FRS)", "api.accuauth": "API (AccuAuth)",
-    "button": "button", "http": "enroll now (camera)", "": "before sources were kept",
-}
 
 
 def _store():

@@ -54,7 +54,8 @@
         line.className = data.status;
         line.dataset.file = file.name;
         if (data.status === "enrolled") {
-          line.textContent = file.name + ": enrolled as " + (data.name || "person " + data.person_id);
+          line.replaceChildren(el("img", { src: data.chip_url, alt: "" }),
+                               file.name + ": enrolled as " + (data.name || "person " + data.person_id));
         } else if (data.status === "refused") {
           line.textContent = file.name + ": refused: " + data.reasons_text;
         } else {
@@ -110,9 +111,10 @@
     function showResult(r) {
       if (!r) return;
       result.className = "result " + r.status;
+      const frames = r.frames === 1 ? "1 frame" : r.frames + " frames";
       result.replaceChildren(r.status === "enrolled"
-        ? "Enrolled " + (r.name || "person " + r.person_id) + " (" + r.frames + " frames)"
-        : "Refused: " + r.reasons_text + " (" + r.frames + " frames)");
+        ? "Enrolled " + (r.name || "person " + r.person_id) + " (" + frames + ")"
+        : "Refused: " + r.reasons_text + " (" + frames + ")");
     }
     async function refresh() {
       if (document.hidden) return;
@@ -149,11 +151,12 @@
       const empty = document.getElementById("no-activity");
       if (empty) empty.remove();
       const link = el("a", { href: "/ui/sets/" + encodeURIComponent(e.face_set) }, e.face_set);
-      const what = e.kind === "enrolled" ? " · person " + e.person_id + " · " + e.external_image_id : " · " + e.reasons_text;
+      const who = e.name ? e.name : "person " + e.person_id;
+      const what = e.kind === "enrolled" ? " · " + who + " · " + e.external_image_id : " · " + e.reasons_text;
       const item = el("li", { class: "entry " + e.kind });
       if (e.kind === "enrolled") item.append(el("img", { src: "/ui/chips/" + e.face_id, width: 48, height: 48, alt: "" }));
-      item.append(el("span", {}, el("strong", {}, e.kind), " · ", link, " · " + e.source + what),
-                  el("time", { class: "muted" }, new Date(e.at * 1000).toLocaleTimeString()));
+      item.append(el("span", {}, el("strong", {}, e.kind), " · ", link, " · " + e.source_text + what),
+                  el("time", { class: "muted" }, new Date(e.at * 1000).toLocaleTimeString([], { hour12: false })));
       activity.prepend(item);
     });
   }
