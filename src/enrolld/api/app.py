@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, g, jsonify, request
+from flask import Flask, g, request
 
 from ..config import Config
 from . import accuauth, appliance, frs, openapi, persons
