@@ -57,7 +57,8 @@ def run(config, images_dir: Path, concurrency: int, seconds: float) -> dict:
     from ..vision.bench import image_files
     from ..vision.pipeline import build_pipeline
     from ..vision.worker import VisionWorker
-    from .app import ApiServices, create_app, make_server, stop_server
+    from .app import ApiServices, create_app
+    from .server import make_server
 
     pipeline = build_pipeline(config)
     usable = _usable_images(pipeline, image_files(images_dir))
@@ -90,7 +91,7 @@ def run(config, images_dir: Path, concurrency: int, seconds: float) -> dict:
                 raise EnrolldError(f"bench client failed: {child.stderr.strip()[-500:]}")
             client = json.loads(child.stdout)
         finally:
-            stop_server(server)
+            server.stop()
             thread.join(5)
             worker.close()
             store.close()
