@@ -23,10 +23,10 @@ def _path_of(request) -> str:
     """The target of the request line as the client sent it. When the headers were too
     large, Waitress replaced the parsed request line with a dummy; the raw bytes still
     hold the real one."""
-    raw = getattr(request, "header_plus", b"") or b""
-    parts = raw.lstrip().split(b"\r\n", 1)[0].split(b" ")
-    if len(parts) >= 2 and parts[1].startswith(b"/"):
-        return parts[1].decode("latin-1")
+    for raw in (getattr(request, "header_plus", b""), getattr(request, "first_line", b"")):
+        parts = (raw or b"").lstrip().split(b"\r\n", 1)[0].split(b" ")
+        if len(parts) >= 2 and parts[1].startswith(b"/"):
+            return parts[1].decode("latin-1")
     return getattr(request, "path", "") or ""
 
 
