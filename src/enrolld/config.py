@@ -20,7 +20,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 from .errors import ConfigError
 
-SECRET_KEYS = frozenset({"token", "secret_key", "api_secret", "password"})
+SECRET_KEYS = frozenset({"token", "secret_key", "api_secret", "password", "metrics_token"})
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,7 @@ class ApiConfig:
     threads: int = 8
     max_body_mb: float = 12.0
     url_fetch_hosts: tuple[str, ...] = ()  # hosts image_url may fetch from; empty refuses image_url
+    metrics_token: str = ""  # `Authorization: Bearer <this>` reads /metrics and nothing else (Prometheus)
     frs: FrsConfig = field(default_factory=FrsConfig)
     accuauth: AccuAuthConfig = field(default_factory=AccuAuthConfig)
 

@@ -150,13 +150,13 @@ class Daemon:
         from flask import Response, request
 
         from .api.app import ApiServices, create_app, make_server
-        from .api.auth import check_either_dialect
+        from .api.auth import check_metrics_scrape
 
         app = create_app(self.config, ApiServices(store=self.store, vision=self.vision))
         metrics, api_settings = self.metrics, self.config.api
 
         def metrics_page():
-            check_either_dialect(request, api_settings)  # only /healthz is open
+            check_metrics_scrape(request, api_settings)  # only /healthz is open
             return Response(metrics.render(), content_type=CONTENT_TYPE)
 
         app.add_url_rule("/metrics", "metrics", metrics_page)
