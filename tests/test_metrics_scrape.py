@@ -18,7 +18,7 @@ from conftest import make_config
 
 from enrolld import config as config_mod
 from enrolld.daemon import Daemon
-from enrolld.events.mosquitto import free_port
+from enrolld.bench.mosquitto import free_port
 from enrolld.sdnotify import Notifier
 
 ROOT = Path(__file__).resolve().parents[1]

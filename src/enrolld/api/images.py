@@ -9,8 +9,6 @@ import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
 
-from flask import current_app
-
 from ..errors import ImageError
 from ..vision import decode
 
@@ -78,9 +76,3 @@ def check_accuauth_image(data: bytes) -> None:
     low, high = ACCUAUTH_SIDES
     decode.check_header(data, formats=ACCUAUTH_FORMATS, min_side=low, max_side=high, max_pixels=high * high)
 
-
-def analyze(data: bytes):
-    """Run the vision pipeline (through the worker) on image bytes; raises ImageError,
-    BusyError."""
-    services = current_app.extensions["enrolld"]
-    return services.vision.analyze(data, embed=True)

@@ -32,7 +32,7 @@ class FaceRecord:
 
     def event_body(self) -> dict:
         return {
-            "face_set_name": self.face_set_name,
+            "face_set": self.face_set_name,
             "face_set_id": self.face_set_id,
             "face_id": self.face_id,
             "person_id": self.person_id,
