@@ -109,6 +109,7 @@ class MqttConfig:
     keepalive_s: int = 30
     ha_discovery: bool = True
     ha_prefix: str = "homeassistant"
+    ha_configuration_url: str = ""  # the device page's link in Home Assistant; empty: http://<host>:<api.port>/healthz
     outbox_limit: int = 10_000  # rows waiting for the broker before status says "full"; nothing is dropped
     include_embedding: bool = False
     include_thumbnail: bool = False
