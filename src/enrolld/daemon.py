@@ -55,11 +55,13 @@ class Daemon:
         self.store = FaceStore(c)
         self.health.add("store", self.store.status)
         if c.mqtt.enabled:
+            from .events.discovery import configuration_url
             from .events.service import EventService
 
             self.events = EventService(
                 c.mqtt, device_id=c.device.id, db_path=str(c.store_path),
                 face_counts=self.store.face_counts, metrics=self.metrics,
+                configuration_url=configuration_url(c.api.host, c.api.port, c.mqtt.ha_configuration_url),
             )
             self.events.start()
             self.store.on_commit(self.events.wake)  # an event leaves at once, not at the next poll

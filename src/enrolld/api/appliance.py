@@ -19,7 +19,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from ..errors import BusyError
-from .auth import check_either_dialect
+from .auth import check_either_dialect, check_metrics_scrape
 from .errors import FrsError
 from .params import JsonError, int64_or_none, request_json
 
@@ -29,7 +29,9 @@ OPEN_ENDPOINTS = frozenset({"appliance.healthz"})
 
 @bp.before_request
 def authenticate():
-    if request.endpoint not in OPEN_ENDPOINTS:
+    if request.endpoint == "appliance.metrics":  # also Prometheus's scrape-only Bearer token
+        check_metrics_scrape(request, _services().config.api)
+    elif request.endpoint not in OPEN_ENDPOINTS:
         check_either_dialect(request, _services().config.api)
 
 

@@ -58,7 +58,7 @@ class FaceStore:
     def __init__(self, config: Config, *, similarity_from_distance=None):
         self.config = config
         self.database = Database(config.store_path)
-        self._ids = ids.IdGenerator(config.device.node)
+        self._ids = ids.IdGenerator(config.device.node, after=ids.highest_issued(self.database.reader()))
         self._similarity = similarity_from_distance or _default_similarity()
         self._indexes: dict[str, FaceSetIndex] = {}
         self._load_indexes()
