@@ -58,7 +58,7 @@ class FaceStore:
     def __init__(self, config: Config, *, similarity_from_distance=None):
         self.config = config
         self.database = Database(config.store_path)
-        self._ids = ids.IdGenerator(config.device.node)
+        self._ids = ids.IdGenerator(config.device.node, after=ids.highest_issued(self.database.reader()))
         self._similarity = similarity_from_distance or _default_similarity()
         self._indexes: dict[str, FaceSetIndex] = {}
         self._load_indexes()
@@ -333,6 +333,8 @@ class FaceStore:
         (or in `sort` order: [{field: "asc"|"desc"}] on declared external fields)."""
         face_set = self.face_set(face_set_name)
         sort_keys = filters.check_sort(sort, face_set.external_fields)
+        # Checked before looking at the index: an invalid filter is refused on an empty set too.
+        condition = None if filter is None else filters.filter_sql(filter, face_set.external_fields)
         index = self._indexes.get(face_set.id)
         if index is None or not len(index):
             return []
@@ -340,9 +342,8 @@ class FaceStore:
         if foreign:
             raise ModelMismatchError(face_set.name, foreign, model_id)
         allowed = None
-        if filter is not None:
-            where, params = filters.filter_sql(filter, face_set.external_fields)
-            allowed = face_rows.select_ids(self.database.reader(), face_set.id, where, params)
+        if condition is not None:
+            allowed = face_rows.select_ids(self.database.reader(), face_set.id, *condition)
         found, distances = index.search(embedding, top_n, allowed_ids=allowed, created_after=created_after)
         similarities = np.asarray(self._similarity(distances), dtype=np.float64)
         keep = similarities >= threshold
