@@ -19,7 +19,7 @@ from typing import Any
 from flask import Flask, g, request
 
 from ..config import Config
-from . import accuauth, appliance, frs, openapi, web, persons
+from . import accuauth, appliance, frs, openapi, persons, web
 from .errors import handle_any
 
 log = logging.getLogger(__name__)

@@ -53,9 +53,9 @@ def _set_up(setup_state) -> None:
 
 @bp.before_request
 def authenticate():
+    g.csp_nonce = secrets.token_urlsafe(16)
     if not services().config.web.enabled:
         abort(404)
-    g.csp_nonce = secrets.token_urlsafe(16)
     if request.endpoint in OPEN_ENDPOINTS:
         return None
     session = state().sessions.get(request.cookies.get(SESSION_COOKIE))
