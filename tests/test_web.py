@@ -120,6 +120,10 @@ def test_the_session_cookie_is_httponly_strict_and_secure_over_https(web_app):
     tls = sign_in(app.test_client(), base_url="https://appliance.local")
     cookie = next(c for c in tls.headers.getlist("Set-Cookie") if c.startswith("enrolld_session="))
     assert "Secure" in cookie and "HttpOnly" in cookie
+    proxied, _ = web_app(web={"secure_cookie": True})  # plain HTTP behind an HTTPS proxy
+    cookie = next(c for c in sign_in(proxied.test_client()).headers.getlist("Set-Cookie")
+                  if c.startswith("enrolld_session="))
+    assert "Secure" in cookie
 
 
 def test_sign_in_needs_its_form_token_and_slows_down_guessing(web_app):
@@ -287,3 +291,18 @@ def test_search_by_name_external_image_id_or_person_id(tmp_path):
     assert found("nobody") == [] and found("'; DROP TABLE faces; --") == []
     assert library.page("s", query="front-door-1").faces[0].face_id == alice.face_id
     store.close()
+
+
+def test_bench_web_prints_the_page_timings(capsys):
+    from enrolld import cli
+
+    assert cli.main(["bench", "web", "--faces", "60", "--repeats", "2"]) == 0
+    import json
+
+    result = json.loads(capsys.readouterr().out)
+    assert result["faces"] == 60
+    for page in ("first_page", "deep_page", "search_name", "search_external_image_id", "chip"):
+        assert result[page]["p50_ms"] > 0 and result[page]["bytes"] > 0
+    # 60 faces: a full first page (48 cards) is larger than the one-person name search
+    assert result["first_page"]["bytes"] > result["search_name"]["bytes"]
+    assert cli.main(["bench", "web", "--faces", "0"]) == 2

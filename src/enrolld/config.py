@@ -107,6 +107,7 @@ class WebConfig:
     session_idle_s: int = 1800  # a signed-in page expires after this long without a request
     session_max_s: int = 43200  # and after this long whatever happens
     max_sessions: int = 32  # the oldest session is signed out beyond this
+    secure_cookie: bool = False  # mark the session cookie Secure even on plain HTTP (behind an HTTPS proxy)
 
 
 @dataclass(frozen=True)

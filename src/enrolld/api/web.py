@@ -89,7 +89,11 @@ bp.register_error_handler(Exception, handle_web_error)
 
 def _cookie(response, name: str, value: str, *, max_age: int | None) -> None:
     response.set_cookie(name, value, max_age=max_age, path="/", httponly=True, samesite="Strict",
-                        secure=request.is_secure)
+                        secure=_secure())
+
+
+def _secure() -> bool:
+    return request.is_secure or services().config.web.secure_cookie
 
 
 # signing in and out --------------------------------------------------------------------
@@ -136,7 +140,7 @@ def sign_in():
 def sign_out():
     state().sessions.end(request.cookies.get(SESSION_COOKIE))
     response = redirect(url_for("web.login"), 303)
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="Strict", secure=request.is_secure)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="Strict", secure=_secure())
     return response
 
 
