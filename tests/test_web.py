@@ -331,3 +331,32 @@ def test_every_page_route_answers_a_malformed_request_without_a_500(web_app, bod
             assert response.status_code != 401, (method, path)  # still signed in: the route itself answered
             checked += 1
     assert checked >= 20
+
+
+def test_export_and_import_carry_chips_and_sources(tmp_path):
+    from enrolld.store import transfer
+
+    source = FaceStore(make_config(tmp_path / "a"))
+    source.create_face_set("s")
+    with_chip, without = add(source, "s", 1), add(source, "s", 2, chip=None)
+    document = json_roundtrip(transfer.export_face_set(source, "s"))
+    by_id = {int(f["face_id"]): f for f in document["faces"]}
+    assert by_id[with_chip.face_id]["source"] == "web" and "chip" in by_id[with_chip.face_id]
+    assert "chip" not in by_id[without.face_id]
+    source.close()
+    target = FaceStore(make_config(tmp_path / "b"))
+    transfer.import_face_set(target, document, model_id="m")
+    library = Library(target)
+    assert library.chip(with_chip.face_id) == CHIP and library.chip(without.face_id) is None
+    assert {f.face_id: f.source for f in library.page("s").faces} == {with_chip.face_id: "web", without.face_id: "web"}
+    target.close()
+    lean = FaceStore(make_config(tmp_path / "c", store={"keep_chips": False}))
+    transfer.import_face_set(lean, document, model_id="m")
+    assert Library(lean).chip(with_chip.face_id) is None  # keep_chips = false keeps features only
+    lean.close()
+
+
+def json_roundtrip(document):
+    import json
+
+    return json.loads(json.dumps(document))

@@ -219,9 +219,12 @@ class FaceStore:
             self._note_version(tx, face_set.id)
         return records
 
-    def restore_faces(self, face_set_name: str, faces, *, model_id: str) -> None:
+    def restore_faces(self, face_set_name: str, faces, *, model_id: str, extras=None) -> None:
         """Put exported faces back with their own ids (enrolld import): [(FaceRecord, embedding)],
-        all in one transaction or none (an id already here, a full set, a bad field)."""
+        all in one transaction or none (an id already here, a full set, a bad field).
+        `extras` maps a face id to its (source, chip JPEG or None); chips kept only with store.keep_chips."""
+        extras = extras or {}
+        keep_chips = self.config.store.keep_chips
         face_set = self.face_set(face_set_name)
         with self.database.transaction() as tx:
             if face_set.face_count + len(faces) > face_set.capacity:
@@ -233,7 +236,8 @@ class FaceStore:
                     external_fields=filters.check_fields(record.external_fields, face_set.external_fields),
                 )
                 try:
-                    face_rows.insert(tx.conn, record, embedding, None)
+                    source, chip = extras.get(record.face_id, ("import", None))
+                    face_rows.insert(tx.conn, record, embedding, None, chip=chip if keep_chips else None, source=source)
                 except sqlite3.IntegrityError:
                     raise InvalidArgumentError(f"face {record.face_id} is already on this appliance", field="face_id") from None
                 outbox.append(tx.conn, "face.added", {**record.event_body(), "source": "import"})
@@ -245,6 +249,15 @@ class FaceStore:
                 ))
             self._ids.advance_past(ids.highest_issued(tx.conn))
             self._note_version(tx, face_set.id)
+
+    def face_extras(self, face_set_name: str) -> dict[int, tuple[str, bytes | None]]:
+        """face id -> (how it was enrolled, its chip JPEG or None) for every face of the set (export)."""
+        face_set = self.face_set(face_set_name)
+        rows = self.database.reader().execute(
+            "SELECT f.face_id, f.source, c.jpeg FROM faces f LEFT JOIN face_chips c ON c.face_id = f.face_id "
+            "WHERE f.face_set_id = ?", (face_set.id,),
+        )
+        return {face_id: (source, None if jpeg is None else bytes(jpeg)) for face_id, source, jpeg in rows}
 
     def faces_with_embeddings(self, face_set_name: str) -> tuple[FaceSet, list]:
         """The set and every face of it with its stored embedding (enrolld export)."""
@@ -334,11 +347,6 @@ class FaceStore:
             person = persons.set_name(tx.conn, person_id, name)
             outbox.append(tx.conn, "person.named", person.event_body())
         return person
-
-    def new_person_id(self) -> int:
-        """A fresh person id, shaped like the ones enrollments get (e.g. to name a person
-        before their first face is enrolled)."""
-        return self._ids.next_id()
 
     def person(self, person_id: int) -> Person | None:
         return persons.get(self.database.reader(), person_id)
