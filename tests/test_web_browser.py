@@ -172,14 +172,15 @@ def test_upload_three_photos_shows_each_result_and_two_chips(daemon, browser, ph
         "clapton-1.jpg": ("enrolled", results["clapton-1.jpg"][1]),
     }
     assert results["biden-1.jpg"][1].startswith("biden-1.jpg: enrolled as person ")
-    shoot(browser, "03-set-after-upload")
-    browser.find_element(By.ID, "refresh").click()
-    faces = find(browser, "#faces li.face")
-    assert len(faces) == 2
+    # the grid follows by itself, the per-file results staying in view
+    faces = wait_until(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#faces li.face")) == 2
+                       and browser.find_elements(By.CSS_SELECTOR, "#faces li.face"), 20)
+    assert faces and len(browser.find_elements(By.CSS_SELECTOR, "#upload-results li")) == 3
     assert wait_until(lambda: browser.execute_script(
         "return Array.from(document.querySelectorAll('#faces img')).every(i => i.complete && i.naturalWidth === 150)"))
     assert "2 / 100,000 faces" in browser.find_element(By.ID, "set-count").text
     assert all("upload (this page)" in f.text for f in faces)
+    shoot(browser, "03-set-after-upload")
 
 
 def test_rename_a_person_and_find_them_by_name(daemon, browser):

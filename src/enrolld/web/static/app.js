@@ -27,11 +27,15 @@
   }
 
   // Forms that destroy something ask first.
-  document.querySelectorAll("form[data-confirm]").forEach((form) => {
-    form.addEventListener("submit", (event) => {
-      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+  function bindConfirms(root) {
+    if (!root) return;
+    root.querySelectorAll("form[data-confirm]").forEach((form) => {
+      form.addEventListener("submit", (event) => {
+        if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+      });
     });
-  });
+  }
+  bindConfirms(document);
 
   // Enroll by upload: one request per file, each file's result shown as it comes.
   const uploadForm = document.getElementById("upload-form");
@@ -41,7 +45,21 @@
     const results = document.getElementById("upload-results");
     const nameInput = document.getElementById("upload-name");
 
+    // The grid, count and pager as the appliance now has them, without reloading the page
+    // (so the per-file results above stay in view).
+    async function refreshGrid() {
+      const response = await fetch(location.href, { credentials: "same-origin" });
+      if (!response.ok) return;
+      const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+      for (const id of ["set-count", "library"]) {
+        const next = fresh.getElementById(id);
+        if (next) document.getElementById(id).replaceWith(document.adoptNode(next));
+      }
+      bindConfirms(document.getElementById("library"));
+    }
+
     async function uploadAll(files) {
+      let enrolled = 0;
       for (const file of files) {
         const line = el("li", { class: "pending" }, file.name + ": enrolling…");
         results.append(line);
@@ -54,6 +72,7 @@
         line.className = data.status;
         line.dataset.file = file.name;
         if (data.status === "enrolled") {
+          enrolled += 1;
           line.replaceChildren(el("img", { src: data.chip_url, alt: "" }),
                                file.name + ": enrolled as " + (data.name || "person " + data.person_id));
         } else if (data.status === "refused") {
@@ -62,6 +81,7 @@
           line.textContent = file.name + ": " + (data.message || "failed");
         }
       }
+      if (enrolled) await refreshGrid();
     }
     input.addEventListener("change", () => { uploadAll(Array.from(input.files)); });
     ["dragenter", "dragover"].forEach((type) => drop.addEventListener(type, (event) => {
