@@ -21,7 +21,7 @@ import secrets
 from flask import Blueprint, abort, g, redirect, request, send_from_directory, url_for
 
 from ..web.sessions import check_sign_in, csrf_matches
-from . import web_camera, web_library
+from . import web_camera, web_library, web_recognitions
 from .web_common import (
     CSRF_HEADER,
     LOGIN_COOKIE,
@@ -39,6 +39,7 @@ from .web_common import (
 bp = Blueprint("web", __name__, template_folder=str(WEB_DIR / "templates"))
 bp.register_blueprint(web_library.bp)
 bp.register_blueprint(web_camera.bp)
+bp.register_blueprint(web_recognitions.bp)
 
 OPEN_ENDPOINTS = frozenset({"web.login", "web.sign_in"})
 STATIC_FILES = frozenset({"app.js", "placeholder.svg"})

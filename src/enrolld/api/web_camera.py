@@ -21,6 +21,7 @@ from flask import Blueprint, Response, jsonify, request, url_for
 
 from ..web.words import reasons_in_words
 from .web_common import SOURCES, WebError, page, services, state
+from .web_recognitions import recent_entries, recognition_service
 
 bp = Blueprint("live", __name__)
 
@@ -28,6 +29,7 @@ SNAPSHOT_INTERVAL_S = 1.0
 PREVIEW_WIDTH = 640
 STREAM_S = 25.0
 KEEPALIVE_S = 3.0
+RECOGNITION_POLL_S = 1.0  # how often a stream looks for new recognitions (when recognition is on)
 MAX_STREAMS = 4
 
 
@@ -168,17 +170,30 @@ def _described(entries: list[dict], store) -> list[dict]:
 @bp.get("/ui/activity")
 def activity_page():
     feed = state().feed
-    return page("activity.html", entries=_described(list(reversed(feed.recent())), services().store), last_seq=feed.last_seq,
+    enrollments = _described(list(reversed(feed.recent())), services().store)
+    recognitions = recent_entries(recognition_service(required=False))
+    entries = sorted(enrollments + recognitions, key=lambda e: e["at"], reverse=True)
+    return page("activity.html", entries=entries, last_seq=feed.last_seq, since=time.time(),
+                recognition=recognition_service(required=False) is not None,
                 clock=lambda at: time.strftime("%H:%M:%S", time.localtime(at)))
 
 
 @bp.get("/ui/api/activity/stream")
 def activity_stream():
-    """Server-sent events: one `activity` event per entry after Last-Event-ID (or ?after=)."""
+    """Server-sent events: one `activity` event per enrollment or refusal, one `recognition`
+    event per camera recognition. Each carries the id "<activity number>_<recognition time>",
+    which the browser sends back as Last-Event-ID when it reconnects, so nothing is repeated;
+    a first connection starts from ?after= and ?since= (what the page already shows)."""
     feed = state().feed
-    start = request.headers.get("Last-Event-ID") or request.args.get("after") or str(feed.last_seq)
-    if not start.isdigit():
-        raise WebError(400, "Last-Event-ID must be an activity number")
+    last = request.headers.get("Last-Event-ID", "")
+    after, _, since = last.partition("_") if last else (request.args.get("after", ""), "", request.args.get("since", ""))
+    try:
+        start = int(after) if after else feed.last_seq
+        since = float(since) if since else time.time()
+    except ValueError:
+        raise WebError(400, "Last-Event-ID, after and since must be numbers") from None
+    recognitions = recognition_service(required=False)
+    tick = RECOGNITION_POLL_S if recognitions is not None else KEEPALIVE_S
     streams, store = state().streams, services().store  # the generator runs outside the app context
 
     def events():
@@ -187,17 +202,27 @@ def activity_stream():
             yield "retry: 5000\n\n"  # too many pages watching: this one asks again later
             return
         try:
-            seq, ends = int(start), time.monotonic() + STREAM_S
+            seq, ends = start, time.monotonic() + STREAM_S
             yield "retry: 1000\n\n"
+            seen = since
             while time.monotonic() < ends:
-                entries = feed.wait_after(seq, KEEPALIVE_S)
-                if not entries:
-                    yield ": keep-alive\n\n"  # also how a closed page is noticed
+                entries = feed.wait_after(seq, tick)
                 for entry in _described(entries, store):
                     seq = entry["seq"]
-                    yield f"id: {seq}\nevent: activity\ndata: {json.dumps(entry, separators=(',', ':'))}\n\n"
+                    yield _event("activity", entry, seq, seen)
+                # the recognition service keeps its own recent list; new ones are polled each tick
+                fresh = list(reversed(recent_entries(recognitions, after=seen)))
+                for entry in fresh:
+                    seen = max(seen, entry["at"])
+                    yield _event("recognition", entry, seq, seen)
+                if not entries and not fresh:
+                    yield ": keep-alive\n\n"  # also how a closed page is noticed
         finally:
             streams.release()
 
     return Response(events(), content_type="text/event-stream",
                     headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+def _event(kind: str, entry: dict, seq: int, seen: float) -> str:
+    return f"id: {seq}_{seen:.6f}\nevent: {kind}\ndata: {json.dumps(entry, separators=(',', ':'))}\n\n"

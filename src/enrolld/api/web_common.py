@@ -33,6 +33,7 @@ CSRF_HEADER = "X-CSRF-Token"
 SOURCES = {  # how a face was enrolled, in words
     "web": "upload (this page)", "web.camera": "camera (this page)", "api.frs": "API (FRS)",
     "api.accuauth": "API (AccuAuth)", "button": "button", "http": "camera (POST /enrollment)",
+    "correction": "assigned from a recognition", "import": "enrolld import", "cli": "enrolld enroll",
     "": "before sources were kept",
 }
 

@@ -159,25 +159,76 @@
     setInterval(refresh, 2000);
   }
 
-  // Activity: entries pushed by the appliance as server-sent events.
+  // Activity: entries pushed by the appliance as server-sent events; recognitions can be
+  // corrected ("Not this person", "Assign to…") where they are listed.
   const activity = document.getElementById("activity");
-  if (activity && window.EventSource) {
-    const live = document.getElementById("live");
-    const source = new EventSource(activity.dataset.stream);
-    source.onopen = () => { live.textContent = "· live"; };
-    source.onerror = () => { live.textContent = "· reconnecting"; };
-    source.addEventListener("activity", (event) => {
-      const e = JSON.parse(event.data);
+  if (activity) {
+    const clock = (at) => new Date(at * 1000).toLocaleTimeString([], { hour12: false });
+    const percent = (s) => (s * 100).toFixed(1) + " %";
+
+    function show(item) {
       const empty = document.getElementById("no-activity");
       if (empty) empty.remove();
+      activity.prepend(item);
+    }
+    function enrollmentItem(e) {
       const link = el("a", { href: "/ui/sets/" + encodeURIComponent(e.face_set) }, e.face_set);
       const who = e.name ? e.name : "person " + e.person_id;
       const what = e.kind === "enrolled" ? " · " + who + " · " + e.external_image_id : " · " + e.reasons_text;
       const item = el("li", { class: "entry " + e.kind });
       if (e.kind === "enrolled") item.append(el("img", { src: "/ui/chips/" + e.face_id, width: 48, height: 48, alt: "" }));
       item.append(el("span", {}, el("strong", {}, e.kind), " · ", link, " · " + e.source_text + what),
-                  el("time", { class: "muted" }, new Date(e.at * 1000).toLocaleTimeString([], { hour12: false })));
-      activity.prepend(item);
+                  el("time", { class: "muted" }, clock(e.at)));
+      return item;
+    }
+    function recognitionItem(e) {
+      const who = e.name || "person " + e.person_id;
+      const what = e.kind === "recognized" ? who + " (" + percent(e.similarity) + ")"
+        : e.person_id ? "closest: " + who + " (" + percent(e.similarity) + ")" : "nobody enrolled to compare with";
+      const text = el("span", {}, el("strong", {}, e.kind), " · " + e.camera + " · " + what,
+                      el("span", { class: "correction" }, e.correction ? " · " + e.correction : ""));
+      if (!e.correction) {
+        const fix = el("span", { class: "fix" });
+        if (e.kind === "recognized") fix.append(el("button", { type: "button", class: "small secondary reject" }, "Not this person"));
+        fix.append(el("form", { class: "assign inline" },
+          el("input", { name: "name", placeholder: "Assign to…", maxlength: "64", required: "" }),
+          el("button", { type: "submit", class: "small" }, "Assign")));
+        text.append(fix);
+      }
+      return el("li", { class: "entry " + e.kind, "data-event-id": e.event_id },
+                el("img", { src: "/ui/recognitions/" + e.event_id + "/chip", width: 48, height: 48, alt: "" }),
+                text, el("time", { class: "muted" }, clock(e.at)));
+    }
+    async function correct(item, action, body) {
+      const data = await send("/ui/api/recognitions/" + item.dataset.eventId + "/" + action, body, true);
+      const fix = item.querySelector(".fix");
+      if (data.status === "assigned" || data.status === "rejected") {
+        if (fix) fix.remove();
+        item.querySelector(".correction").textContent = data.status === "assigned"
+          ? " · assigned to " + (data.name || "person " + data.person_id) : " · rejected";
+      } else if (fix) {
+        fix.querySelector(".fix-error")?.remove();
+        fix.append(el("span", { class: "error fix-error" }, data.message || "failed"));
+      }
+    }
+    activity.addEventListener("click", (event) => {
+      const button = event.target.closest("button.reject");
+      if (button) correct(button.closest("li"), "reject", {});
     });
+    activity.addEventListener("submit", (event) => {
+      const form = event.target.closest("form.assign");
+      if (!form) return;
+      event.preventDefault();
+      correct(form.closest("li"), "assign", { name: form.elements.name.value });
+    });
+
+    if (window.EventSource) {
+      const live = document.getElementById("live");
+      const source = new EventSource(activity.dataset.stream);
+      source.onopen = () => { live.textContent = "· live"; };
+      source.onerror = () => { live.textContent = "· reconnecting"; };
+      source.addEventListener("activity", (event) => show(enrollmentItem(JSON.parse(event.data))));
+      source.addEventListener("recognition", (event) => show(recognitionItem(JSON.parse(event.data))));
+    }
   }
 })();
