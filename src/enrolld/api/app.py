@@ -66,7 +66,9 @@ def create_app(config: Config, services: ApiServices) -> Flask:
     def healthz():
         ok = services.store.healthy()
         vision_ok = getattr(services.vision, "healthy", lambda: True)() if ok else False
-        body = {"status": "ok" if ok and vision_ok else "unhealthy", "store": ok, "vision": vision_ok}
+        storage = "ok" if services.store.storage_ok() else "full"
+        body = {"status": "ok" if ok and vision_ok and storage == "ok" else "unhealthy", "store": ok,
+                "vision": vision_ok, "storage": storage}
         return jsonify(body), 200 if body["status"] == "ok" else 503
 
     return app

@@ -24,7 +24,7 @@ from ..errors import NoFaceError, QualityError
 from ..vision.types import Face
 from . import faces as face_rows
 from . import facesets, filters, ids, outbox
-from .database import Database
+from .storage import GuardedDatabase
 from .errors import (
     CapacityError,
     FaceNotFoundError,
@@ -57,7 +57,7 @@ class FaceStore:
 
     def __init__(self, config: Config, *, similarity_from_distance=None):
         self.config = config
-        self.database = Database(config.store_path)
+        self.database = GuardedDatabase(config.store_path)
         self._ids = ids.IdGenerator(config.device.node)
         self._similarity = similarity_from_distance or _default_similarity()
         self._indexes: dict[str, FaceSetIndex] = {}
@@ -354,6 +354,10 @@ class FaceStore:
 
     def healthy(self) -> bool:
         return self.database.healthy()
+
+    def storage_ok(self) -> bool:
+        """False while writes fail for lack of space (health reports it; no restart needed)."""
+        return self.database.storage_ok()
 
     def close(self) -> None:
         self.database.close()
