@@ -188,11 +188,11 @@ def test_busy_is_429(api, astronaut_jpeg):
         def analyze(self, data, **kw):
             raise BusyError("full")
 
-    real, services.vision = services.vision, Busy()
+    real, services.enrollment.vision = services.enrollment.vision, Busy()
     try:
         frs_error(call(api, "POST", "/face-detect", json={"image_base64": b64(astronaut_jpeg)}), 429, "FRS.0033")
     finally:
-        services.vision = real
+        services.enrollment.vision = real
 
 
 def test_persistence_across_restart(api_factory, tmp_path, astronaut_jpeg):

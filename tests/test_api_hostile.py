@@ -1,7 +1,6 @@
 """Client mistakes that used to answer 500: malformed ids, deep JSON, unbounded filters,
 hostile image_url servers. Each gets a 4xx in the caller's dialect with a request id."""
 
-import json
 import socket
 import threading
 import time
@@ -87,7 +86,7 @@ def test_enrollment_person_id_goes_through_the_same_parser():
     from flask import Flask
 
     from enrolld.api.errors import FrsError
-    from enrolld.capture import routes
+    from enrolld.api import appliance as routes
 
     app = Flask("t")
     for person_id in ("--5", "²", str(2**63), [1]):

@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 from mqtt_broker import Subscriber
-from test_daemon import daemon_factory, face_added, outbox_rows  # noqa: F401 (a fixture)
+from test_daemon import DaemonProcess, face_added, outbox_rows
 
 from http_json import request_json
 
@@ -68,12 +68,18 @@ def accuauth_add(port, image: bytes) -> tuple[int, dict]:
         return e.code, json.loads(e.read())
 
 
-def test_full_disk_refuses_clearly_then_heals_without_restart(tmpfs_state, mqtt_broker, daemon_factory):
+@pytest.fixture
+def daemon(tmp_path, mqtt_broker):
+    made = DaemonProcess(tmp_path, mqtt_broker, extra='[api.accuauth]\napi_id = "accu"\napi_secret = "accu-secret"\n')
+    yield made
+    made.close()
+
+
+def test_full_disk_refuses_clearly_then_heals_without_restart(tmpfs_state, mqtt_broker, daemon):
     from sample_images import astronaut_jpeg
 
     image = astronaut_jpeg()
     sub = Subscriber(mqtt_broker, "enrolld/e2e/events/#")
-    daemon = daemon_factory(mqtt_broker, extra='[api.accuauth]\napi_id = "accu"\napi_secret = "accu-secret"\n')
     assert daemon.state_dir == tmpfs_state
     daemon.start()
     try:
@@ -101,14 +107,16 @@ def test_full_disk_refuses_clearly_then_heals_without_restart(tmpfs_state, mqtt_
         assert status == 500 and body["status"] == "INTERNAL_ERROR" and body["reason"].startswith("storage full")
         assert body["request_id"].startswith("TID")
         status, health = healthz(daemon.port)
-        assert status == 503 and health["storage"] == "full" and health["status"] == "unhealthy"
+        assert status == 503 and health["status"] == "unhealthy"
+        assert health["parts"]["store"] == {"ok": False, "storage": "full", "required": True}
         assert daemon.process.poll() is None  # still running: a restart would not make room
 
         (tmpfs_state / "ballast").unlink()
         deadline = time.monotonic() + 15
         while healthz(daemon.port)[0] != 200 and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert healthz(daemon.port) == (200, {"status": "ok", "store": True, "vision": True, "storage": "ok"})
+        status, health = healthz(daemon.port)
+        assert status == 200 and health["parts"]["store"] == {"ok": True, "storage": "ok", "required": True}
         for _ in range(3):
             enrolled.add(str(daemon.enroll(image=base64.b64encode(image).decode())))
         status, body = accuauth_add(daemon.port, image)

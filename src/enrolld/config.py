@@ -20,7 +20,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 from .errors import ConfigError
 
-SECRET_KEYS = frozenset({"token", "secret_key", "api_secret", "password"})
+SECRET_KEYS = frozenset({"token", "secret_key", "api_secret", "password", "metrics_token"})
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,7 @@ class ApiConfig:
     header_timeout_s: float = 10.0  # from a request's first byte to the end of its headers
     body_timeout_s: float = 60.0  # from the end of the headers to the body's last byte
     max_header_kb: int = 64  # request line plus headers
+    metrics_token: str = ""  # `Authorization: Bearer <this>` reads /metrics and nothing else (Prometheus)
     frs: FrsConfig = field(default_factory=FrsConfig)
     accuauth: AccuAuthConfig = field(default_factory=AccuAuthConfig)
 
@@ -117,6 +118,7 @@ class MqttConfig:
     keepalive_s: int = 30
     ha_discovery: bool = True
     ha_prefix: str = "homeassistant"
+    ha_configuration_url: str = ""  # the device page's link in Home Assistant; empty: http://<host>:<api.port>/healthz
     outbox_limit: int = 10_000  # rows waiting for the broker before status says "full"; nothing is dropped
     include_embedding: bool = False
     include_thumbnail: bool = False

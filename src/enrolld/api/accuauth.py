@@ -7,7 +7,6 @@ import time
 
 from flask import Blueprint, current_app, jsonify, request
 
-from ..errors import NoFaceError
 from . import images
 from .auth import check_accuauth
 from .errors import accuauth_request_id, invalid
@@ -83,10 +82,8 @@ def _search(params: Params, *, start_time: float | None):
     threshold = params.number("threshold", default=0.8, low=0.0, high=1.0)
     top_n = params.integer("topN", default=1, low=1, high=MAX_TOP_N)
     data = _image(params)
-    largest = images.analyze(data).largest
-    if largest is None:
-        raise NoFaceError("no face detected")
-    hits = services.store.search(name, largest.embedding, services.vision.model_id, top_n=top_n,
+    largest = services.enrollment.largest_face(data)
+    hits = services.store.search(name, largest.embedding, services.enrollment.model_id, top_n=top_n,
                                  threshold=threshold, created_after=start_time)
     return _ok([{"person_id": h.face.person_id, "face_id": h.face.face_id, "score": h.similarity} for h in hits])
 
@@ -106,12 +103,8 @@ def add_face():
     services.store.face_set(name)  # "db not exist" before any vision work
     person_id = params.integer("person_id", low=-(2**63), high=2**63 - 1)
     data = _image(params)
-    largest = images.analyze(data).largest  # one face per call: the largest in the photo
-    if largest is None:
-        services.store.refuse_enrollment(name, ["no_face"], source="api.accuauth")
-        raise NoFaceError("no face detected")
-    record = services.store.add_face(name, largest, services.vision.model_id, person_id=person_id,
-                                     image=data, source="api.accuauth")
+    # one face per call: the largest in the photo
+    [record] = services.enrollment.enroll_photo(name, data, person_id=person_id, source="api.accuauth")
     return _ok({"face_id": record.face_id, "person_id": record.person_id, "create_time": int(record.created_at)})
 
 

@@ -4,7 +4,8 @@
     server = make_server(app, config)   # api/server.py: Waitress, its limits and its stop
 
 Services travel in `app.extensions["enrolld"]`, never in globals, so tests build as many
-apps as they like. `GET /healthz` is the only route without credentials.
+apps as they like. Every route is registered by create_app; `GET /healthz` is the only one
+without credentials.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, g, jsonify, request
+from flask import Flask, g, request
 
 from ..config import Config
-from . import accuauth, frs, openapi
+from . import accuauth, appliance, frs, openapi, persons
 from .errors import handle_any
 
 log = logging.getLogger(__name__)
@@ -26,12 +27,20 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ApiServices:
+    """What the routes use. Only store and vision are required; the rest is built from them
+    when absent (tests and tools start an API without a daemon around it)."""
+
     store: Any  # enrolld.store.facestore.FaceStore
-    vision: Any  # enrolld.vision.worker.VisionWorker (analyze(data, embed=...), model_id)
+    vision: Any  # enrolld.vision.worker.VisionWorker
+    enrollment: Any = None  # enrolld.enroll.Enrollment
+    metrics: Any = None  # enrolld.metrics.AppMetrics (render(), content_type)
+    health: Any = None  # enrolld.health.Health (report())
+    camera: Any = None  # enrolld.capture.enrollment.EnrollmentFlow, when a camera is configured
     config: Config | None = None  # filled in by create_app
 
 
 def create_app(config: Config, services: ApiServices) -> Flask:
+    """The Flask app with every route of the appliance registered here, and only here."""
     app = Flask("enrolld.api")
     max_body = int(config.api.max_body_mb * 1024 * 1024)
     app.config.update(
@@ -40,10 +49,11 @@ def create_app(config: Config, services: ApiServices) -> Flask:
         JSON_SORT_KEYS=False,
     )
     app.json.sort_keys = False
-    services.config = config
-    app.extensions["enrolld"] = services
+    app.extensions["enrolld"] = _complete(services, config)
     app.register_blueprint(frs.bp)
     app.register_blueprint(accuauth.bp)
+    app.register_blueprint(appliance.bp)
+    app.register_blueprint(persons.bp)
     app.register_blueprint(openapi.bp)
     app.register_error_handler(Exception, handle_any)
     _warn_if_locked(config)
@@ -62,16 +72,25 @@ def create_app(config: Config, services: ApiServices) -> Flask:
                   (time.perf_counter() - g.get("started", time.perf_counter())) * 1e3)
         return response
 
-    @app.get("/healthz")
-    def healthz():
-        ok = services.store.healthy()
-        vision_ok = getattr(services.vision, "healthy", lambda: True)() if ok else False
-        storage = "ok" if services.store.storage_ok() else "full"
-        body = {"status": "ok" if ok and vision_ok and storage == "ok" else "unhealthy", "store": ok,
-                "vision": vision_ok, "storage": storage}
-        return jsonify(body), 200 if body["status"] == "ok" else 503
-
     return app
+
+
+def _complete(services: ApiServices, config: Config) -> ApiServices:
+    from ..enroll import Enrollment
+    from ..health import Health
+    from ..metrics import AppMetrics
+
+    services.config = config
+    if services.metrics is None:
+        services.metrics = AppMetrics()
+    if services.enrollment is None:
+        services.enrollment = Enrollment(services.vision, services.store, config, metrics=services.metrics)
+    if services.health is None:
+        services.health = Health()
+        if services.vision is not None:  # an API for the store alone (tests, tools)
+            services.health.add("vision", services.vision.status)
+        services.health.add("store", services.store.status)
+    return services
 
 
 def _warn_if_locked(config: Config) -> None:

@@ -10,8 +10,6 @@ import socket
 import threading
 from urllib.parse import urlsplit
 
-from flask import current_app
-
 from ..errors import ImageError
 from ..vision import decode
 
@@ -117,9 +115,3 @@ def check_accuauth_image(data: bytes) -> None:
     low, high = ACCUAUTH_SIDES
     decode.check_header(data, formats=ACCUAUTH_FORMATS, min_side=low, max_side=high, max_pixels=high * high)
 
-
-def analyze(data: bytes):
-    """Run the vision pipeline (through the worker) on image bytes; raises ImageError,
-    BusyError."""
-    services = current_app.extensions["enrolld"]
-    return services.vision.analyze(data, embed=True)

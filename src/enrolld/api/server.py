@@ -143,6 +143,15 @@ class HttpServer:
         finally:
             self._close_everything()
 
+    def wait_for_handlers(self, timeout_s: float) -> None:
+        """After stop(): wait for request handlers still inside the app (their clients were
+        let go at the drain deadline) to return, so what they commit precedes the daemon's
+        last outbox drain. Never raises."""
+        try:
+            self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=timeout_s)
+        except Exception:  # noqa: BLE001 - shutdown must go on
+            log.exception("waiting for request handlers failed")
+
     def stop(self, timeout_s: float = 5.0) -> None:
         """Stop accepting, let requests in hand finish and their answers go out (at most
         `timeout_s`), then close every connection. Never raises."""

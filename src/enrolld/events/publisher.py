@@ -22,7 +22,7 @@ import threading
 import time
 from typing import Callable
 
-from ..store import outbox
+from ..store import database, outbox
 from ..store.outbox import Event
 from .mqtt import MqttLink
 from .payloads import build_payload, encode
@@ -130,10 +130,8 @@ class OutboxPublisher:
         try:
             while True:
                 try:
-                    conn = sqlite3.connect(self.db_path, timeout=10.0, isolation_level=None)
+                    conn = database.connect(self.db_path)  # the store's settings: a delete that returned is on disk
                     try:
-                        conn.execute("PRAGMA busy_timeout=10000")
-                        conn.execute("PRAGMA synchronous=FULL")  # a delete that returned is on disk
                         self._loop(conn)
                         return
                     finally:
@@ -196,11 +194,8 @@ class OutboxPublisher:
                 done.append(event)
         if not done or time.monotonic() < self._retry_at:
             return
-        # One transaction for the batch: one fsync instead of one per row on an SD card.
         try:
-            with conn:
-                conn.execute("BEGIN")
-                conn.executemany("DELETE FROM outbox WHERE seq = ?", [(e.seq,) for e in done])
+            outbox.acknowledge(conn, [e.seq for e in done])
         except sqlite3.Error as e:
             # Published, not yet deleted: kept, and deleted on a later try. Sending goes on
             # meanwhile; a restart before then resends them (same event_id).
@@ -214,7 +209,7 @@ class OutboxPublisher:
         self.published += len(done)
         for event in done:
             if self.metrics:
-                self.metrics.events_published.inc(type=event.type)
+                self.metrics.events_published.labels(type=event.type).inc()
             if self.on_published:
                 try:
                     self.on_published(event)
