@@ -2,6 +2,10 @@
 
 import os
 
+# MQTT: a real Mosquitto broker and a recording subscriber, as a plugin rather than names
+# imported here for their side effect.
+pytest_plugins = ["mqtt_broker"]
+
 # OpenBLAS's busy-waiting threads make numpy crawl when another process holds a core (CI has
 # two); one thread is faster there and changes no result.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -162,6 +166,3 @@ def mock_pins():
     gpiozero.Device.pin_factory.close()
     gpiozero.Device.pin_factory = previous
 
-
-# --- MQTT: a real Mosquitto broker and a recording subscriber (tests/mqtt_broker.py) ---
-from mqtt_broker import mqtt_broker, mqtt_subscriber, persistent_mqtt_broker  # noqa: E402,F401

@@ -16,10 +16,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, g, jsonify, request
+from flask import Flask, g, request
 
 from ..config import Config
-from . import accuauth, appliance, frs, openapi
+from . import accuauth, appliance, frs, openapi, persons
 from .errors import handle_any
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,7 @@ def create_app(config: Config, services: ApiServices) -> Flask:
     app.register_blueprint(frs.bp)
     app.register_blueprint(accuauth.bp)
     app.register_blueprint(appliance.bp)
+    app.register_blueprint(persons.bp)
     app.register_blueprint(openapi.bp)
     app.register_error_handler(Exception, handle_any)
     _warn_if_locked(config)

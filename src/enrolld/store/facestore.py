@@ -21,7 +21,7 @@ import numpy as np
 from ..config import Config
 from ..vision.types import Face
 from . import faces as face_rows
-from . import facesets, filters, ids, outbox
+from . import facesets, filters, ids, outbox, persons
 from .database import Database
 from .errors import (
     CapacityError,
@@ -30,9 +30,11 @@ from .errors import (
     FaceSetNotFoundError,
     InvalidArgumentError,
     ModelMismatchError,
+    PersonNotFoundError,
 )
 from .faces import FaceRecord
 from .facesets import FaceSet
+from .persons import Person
 from .index import FaceSetIndex
 
 log = logging.getLogger(__name__)
@@ -246,6 +248,64 @@ class FaceStore:
         if doomed:
             self.database.purge()
         return len(doomed)
+
+    # -- persons (names) -------------------------------------------------------------------
+
+    def set_person_name(self, person_id: int, name: str) -> Person:
+        person_id = face_rows.check_int64("person_id", person_id)
+        if person_id is None:
+            raise InvalidArgumentError("person_id is required", field="person_id")
+        name = persons.check_name(name)
+        with self.database.transaction() as tx:
+            person = persons.set_name(tx.conn, person_id, name)
+            outbox.append(tx.conn, "person.named", person.event_body())
+        return person
+
+    def person(self, person_id: int) -> Person | None:
+        return persons.get(self.database.reader(), person_id)
+
+    def person_name(self, person_id: int) -> str | None:
+        person = self.person(person_id)
+        return person.name if person else None
+
+    def person_names(self, person_ids) -> dict[int, str]:
+        return persons.names(self.database.reader(), person_ids)
+
+    def person_by_name(self, name: str) -> Person | None:
+        return persons.by_name(self.database.reader(), name)
+
+    def persons(self, *, offset: int = 0, limit: int = 100) -> list[Person]:
+        return persons.page(self.database.reader(), offset, limit)
+
+    def faces_of_person(self, person_id: int) -> dict[str, int]:
+        """How many faces the person has in each face set that holds any."""
+        rows = self.database.reader().execute(
+            "SELECT s.name, COUNT(*) FROM faces f JOIN face_sets s ON s.id = f.face_set_id "
+            "WHERE f.person_id = ? GROUP BY s.name ORDER BY s.name", (person_id,),
+        ).fetchall()
+        return dict(rows)
+
+    def forget_person(self, person_id: int, *, delete_faces: bool = False) -> int:
+        """Forget the person's name; with delete_faces, every face of theirs in every set goes
+        too (one transaction). Returns how many faces went; FaceNotFoundError if there was
+        neither a name nor a face to forget."""
+        sets = [self.face_set(name) for name in self.faces_of_person(person_id)] if delete_faces else []
+        with self.database.transaction() as tx:
+            named = persons.delete(tx.conn, person_id)
+            doomed = [(s, face_rows.select(tx.conn, s.id, s.name, "person_id = ?", [person_id])) for s in sets]
+            for face_set, records in doomed:
+                face_rows.delete(tx.conn, [r.face_id for r in records])
+                for record in records:
+                    outbox.append(tx.conn, "face.deleted", record.event_body())
+                tx.after_commit(lambda s=face_set, rs=records: self._index_of(s.id).remove(r.face_id for r in rs))
+            deleted = sum(len(records) for _, records in doomed)
+            if not named and not deleted:
+                raise PersonNotFoundError(f"person {person_id} has neither a name nor faces")
+            if named:
+                outbox.append(tx.conn, "person.forgotten", {"person_id": person_id})
+        if deleted:
+            self.database.purge()
+        return deleted
 
     # -- search ----------------------------------------------------------------------------
 

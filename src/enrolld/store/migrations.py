@@ -86,7 +86,20 @@ def m001_face_sets_faces_outbox(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS = (m001_face_sets_faces_outbox,)
+def m002_persons(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        """
+        CREATE TABLE persons (                   -- the person registry: a display name per person id
+            person_id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        )
+        """
+    )
+    conn.execute("CREATE UNIQUE INDEX persons_by_name ON persons (name COLLATE NOCASE)")
+
+
+MIGRATIONS = (m001_face_sets_faces_outbox, m002_persons)
 
 
 def applied(conn: sqlite3.Connection) -> set[str]:
