@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import __version__
 from . import config as config_mod
+from . import native_stderr
 from .errors import EnrolldError
 
 PEERS = ["face_recognition"]
@@ -253,6 +254,7 @@ def _peer(name):
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    native_stderr.capture()  # libjpeg's and TFLite's own stderr lines go through logging
     logging.basicConfig(
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
         format="%(levelname)s %(name)s: %(message)s",
