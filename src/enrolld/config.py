@@ -88,6 +88,15 @@ class ApiConfig:
     threads: int = 8
     max_body_mb: float = 12.0
     url_fetch_hosts: tuple[str, ...] = ()  # hosts image_url may fetch from; empty refuses image_url
+    url_fetch_ports: tuple[int, ...] = (80, 443, 8080)  # ports image_url may name
+    url_fetch_timeout_s: float = 10.0  # total time for one image_url fetch, connect to last byte
+    # Connection model (Waitress): idle and slow sockets cost a descriptor, never a thread, and
+    # every connection is closed once it exceeds one of these bounds.
+    connection_limit: int = 1000  # open connections before Waitress stops accepting
+    idle_timeout_s: float = 30.0  # a keep-alive connection with no request in progress
+    header_timeout_s: float = 10.0  # from a request's first byte to the end of its headers
+    body_timeout_s: float = 60.0  # from the end of the headers to the body's last byte
+    max_header_kb: int = 64  # request line plus headers
     metrics_token: str = ""  # `Authorization: Bearer <this>` reads /metrics and nothing else (Prometheus)
     frs: FrsConfig = field(default_factory=FrsConfig)
     accuauth: AccuAuthConfig = field(default_factory=AccuAuthConfig)
@@ -243,8 +252,9 @@ def _coerce(hint, value, path: str, found: list[str]):
         return _build(hint, value, path + ".", found)
     origin = typing.get_origin(hint)
     if origin is tuple:
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{path}: expected a list of strings")
+        item = typing.get_args(hint)[0]
+        if not isinstance(value, list) or not all(isinstance(v, item) and not isinstance(v, bool) for v in value):
+            raise ConfigError(f"{path}: expected a list of {'strings' if item is str else 'integers'}")
         return tuple(value)
     if hint is bool:
         ok = isinstance(value, bool)

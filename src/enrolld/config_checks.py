@@ -116,6 +116,15 @@ def problems(config) -> list[str]:
                 found.append(problem)
         if not mqtt.tls and (mqtt.ca_file or mqtt.cert_file):
             found.append("mqtt.tls: must be true when mqtt.ca_file or mqtt.cert_file is set (they are used only over TLS)")
+    if api.connection_limit < api.threads + 8:
+        found.append("api.connection_limit: must leave room above api.threads (at least threads + 8)")
+    for key in ("idle_timeout_s", "header_timeout_s", "body_timeout_s", "url_fetch_timeout_s"):
+        if getattr(api, key) <= 0:
+            found.append(f"api.{key}: must be positive")
+    if not 8 <= api.max_header_kb <= 1024:
+        found.append(f"api.max_header_kb: must be between 8 and 1024; got {api.max_header_kb}")
+    if any(not 1 <= port <= 65535 for port in api.url_fetch_ports):
+        found.append("api.url_fetch_ports: ports must be between 1 and 65535")
     frs = api.frs
     if bool(frs.access_key) != bool(frs.secret_key):
         found.append("api.frs: access_key and secret_key must be set together")

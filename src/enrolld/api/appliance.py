@@ -21,6 +21,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from ..errors import BusyError
 from .auth import check_either_dialect, check_metrics_scrape
 from .errors import FrsError
+from .params import JsonError, int64_or_none, request_json
 
 bp = Blueprint("appliance", __name__)
 OPEN_ENDPOINTS = frozenset({"appliance.healthz"})
@@ -60,15 +61,15 @@ def _camera():
 
 
 def _target() -> dict:
-    body = request.get_json(silent=True) if request.data else {}
-    if body is None or not isinstance(body, dict):
-        raise FrsError(400, "FRS.0014", "the request body must be a JSON object")
+    try:
+        body = request_json(request) if request.get_data(cache=True) else {}
+    except JsonError as e:
+        raise FrsError(400, "FRS.0014", f"the request body must be a JSON object: {e}") from None
     person_id = body.get("person_id")
     if person_id is not None:
-        if isinstance(person_id, str) and person_id.lstrip("-").isdigit():
-            person_id = int(person_id)
-        if isinstance(person_id, bool) or not isinstance(person_id, int):
-            raise FrsError(400, "FRS.0012", "person_id must be an integer")
+        person_id = int64_or_none(person_id)
+        if person_id is None:
+            raise FrsError(400, "FRS.0012", "person_id must be a 64-bit integer")
     fields = body.get("external_fields")
     if fields is not None and not isinstance(fields, dict):
         raise FrsError(400, "FRS.0012", "external_fields must be an object")

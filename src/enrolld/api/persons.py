@@ -16,7 +16,7 @@ from flask import Blueprint, current_app, jsonify, request
 from ..store.errors import PersonNotFoundError
 from .auth import check_either_dialect
 from .errors import FrsError
-from .params import Params
+from .params import Params, int64_or_none
 
 bp = Blueprint("persons", __name__, url_prefix="/persons")
 MAX_PAGE = 1000
@@ -32,9 +32,10 @@ def _store():
 
 
 def _person_id(text: str) -> int:
-    if not text.isascii() or not text.isdigit() or len(text) > 19 or int(text) >= 2**63:
+    person_id = int64_or_none(text)
+    if person_id is None or person_id < 0:
         raise PersonNotFoundError(f"person {text!r} does not exist")
-    return int(text)
+    return person_id
 
 
 def _missing(name: str) -> FrsError:

@@ -51,6 +51,16 @@ class IdGenerator:
             self._last_ms = (after >> (NODE_BITS + SEQUENCE_BITS)) + 1
             self._sequence = _SEQUENCE_MASK  # so the next id moves on to the millisecond after
 
+    def advance_past(self, issued: int) -> None:
+        """Never hand out an id at or below `issued` (read inside the writing transaction, so
+        another process writing the same file — the CLI beside the daemon — cannot collide)."""
+        if not 0 < issued <= MAX_SAFE_ID:
+            return
+        with self._lock:
+            issued_ms = (issued >> (NODE_BITS + SEQUENCE_BITS)) + 1
+            if issued_ms > self._last_ms:
+                self._last_ms, self._sequence = issued_ms, _SEQUENCE_MASK
+
     def next_id(self) -> int:
         with self._lock:
             now_ms = int(self._clock() * 1000) - EPOCH_MS

@@ -99,7 +99,32 @@ def m002_persons(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE UNIQUE INDEX persons_by_name ON persons (name COLLATE NOCASE)")
 
 
-MIGRATIONS = (m001_face_sets_faces_outbox, m002_persons)
+
+def m005_faces_version(conn: sqlite3.Connection) -> None:
+    """A per-set counter every face insert or delete bumps, whichever process made it (the
+    CLI's `enroll` and `import` write beside the daemon): a changed counter tells the
+    daemon's in-memory index to reload that set."""
+    conn.execute("ALTER TABLE face_sets ADD COLUMN faces_version INTEGER NOT NULL DEFAULT 0")
+    conn.execute("DROP TRIGGER faces_count_insert")
+    conn.execute("DROP TRIGGER faces_count_delete")
+    conn.execute(
+        """
+        CREATE TRIGGER faces_count_insert AFTER INSERT ON faces BEGIN
+            UPDATE face_sets SET face_count = face_count + 1, faces_version = faces_version + 1
+            WHERE id = NEW.face_set_id;
+        END
+        """
+    )
+    conn.execute(
+        """
+        CREATE TRIGGER faces_count_delete AFTER DELETE ON faces BEGIN
+            UPDATE face_sets SET face_count = face_count - 1, faces_version = faces_version + 1
+            WHERE id = OLD.face_set_id;
+        END
+        """
+    )
+
+MIGRATIONS = (m001_face_sets_faces_outbox, m002_persons, m005_faces_version)
 
 
 def applied(conn: sqlite3.Connection) -> set[str]:
