@@ -92,6 +92,7 @@ class EventService:
             "connected": connected,
             "outbox_depth": status["depth"],
             "outbox_state": status["state"],
+            "last_error": self.link.last_error,  # why the broker cannot be reached, while it cannot
         }
 
     def stop(self, timeout_s: float = 5.0) -> None:
