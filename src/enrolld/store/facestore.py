@@ -24,7 +24,7 @@ from ..config import Config
 from ..vision.types import Face
 from . import faces as face_rows
 from . import facesets, filters, ids, outbox, persons
-from .database import Database
+from .storage import GuardedDatabase
 from .errors import (
     CapacityError,
     FaceNotFoundError,
@@ -59,7 +59,7 @@ class FaceStore:
 
     def __init__(self, config: Config, *, similarity_from_distance=None):
         self.config = config
-        self.database = Database(config.store_path)
+        self.database = GuardedDatabase(config.store_path)
         self._ids = ids.IdGenerator(config.device.node, after=ids.highest_issued(self.database.reader()))
         self._similarity = similarity_from_distance or _default_similarity()
         self._indexes: dict[str, FaceSetIndex] = {}
@@ -457,8 +457,11 @@ class FaceStore:
         return self.database.healthy()
 
     def status(self) -> dict:
-        """For /healthz: the file answers a read."""
-        return {"ok": self.database.healthy()}
+        """For /healthz: the file answers a read, and writes have room ("storage": "full"
+        while they fail for lack of space; no restart needed, and the watchdog, which uses
+        healthy(), is not starved by it)."""
+        storage = "ok" if self.database.storage_ok() else "full"
+        return {"ok": self.database.healthy() and storage == "ok", "storage": storage}
 
     def close(self) -> None:
         self.database.close()
