@@ -45,7 +45,7 @@ def daemon(tmp_path_factory):
     config = make_config(
         tmp,
         api={"port": free_port(), "threads": 6, "accuauth": {"api_id": USER, "api_secret": PASSWORD}},
-        capture={"source": "folder", "folder": str(frames), "face_set": "lobby", "burst_max_frames": 1},
+        capture={"source": "folder", "folder": str(frames), "face_set": "lobby"},
     )
     d = Daemon(config, notifier=Notifier({}))
     d.start()
@@ -263,7 +263,18 @@ def test_camera_enroll_now_with_a_name(daemon, browser):
     result = wait_until(lambda: "Enrolled" in browser.find_element(By.ID, "burst-result").text, 60)
     assert result, browser.find_element(By.ID, "burst-result").text
     assert "Rob Lowe" in browser.find_element(By.ID, "burst-result").text
-    assert daemon.store.person_by_name("Rob Lowe") is not None
+    rob = daemon.store.person_by_name("Rob Lowe")
+    assert rob is not None
+    # Armed with the name, the next press of the enrollment button enrolls that person, and the
+    # page shows the burst's result as the button's.
+    browser.find_element(By.ID, "arm").click()
+    assert wait_until(lambda: "Armed for Rob Lowe" in browser.find_element(By.ID, "armed").text)
+    faces_before = daemon.store.face_set("lobby").face_count
+    assert daemon.flow.press()  # what the GPIO button calls
+    shown = wait_until(lambda: "Enrolled Rob Lowe (button" in browser.find_element(By.ID, "burst-result").text, 30)
+    assert shown, (browser.find_element(By.ID, "burst-result").text, daemon.flow.last_result)
+    assert daemon.store.face_set("lobby").face_count == faces_before + 1
+    assert daemon.store.faces_of_person(rob.person_id) == {"lobby": 2}
     shoot(browser, "07-camera")
 
 

@@ -122,6 +122,7 @@
 
   // Camera: a throttled preview, enroll now, arming the button with a name.
   const preview = document.getElementById("preview");
+  const sources = { "button": "button", "web.camera": "enroll now", "http": "POST /enrollment" };
   if (preview) {
     const controls = document.getElementById("camera-controls");
     const nameInput = document.getElementById("camera-name");
@@ -131,10 +132,10 @@
     function showResult(r) {
       if (!r) return;
       result.className = "result " + r.status;
-      const frames = r.frames === 1 ? "1 frame" : r.frames + " frames";
+      const how = (sources[r.source] || r.source) + ", " + (r.frames === 1 ? "1 frame" : r.frames + " frames");
       result.replaceChildren(r.status === "enrolled"
-        ? "Enrolled " + (r.name || "person " + r.person_id) + " (" + frames + ")"
-        : "Refused: " + r.reasons_text + " (" + frames + ")");
+        ? "Enrolled " + (r.name || "person " + r.person_id) + " (" + how + ")"
+        : "Refused: " + r.reasons_text + " (" + how + ")");
     }
     async function refresh() {
       if (document.hidden) return;
