@@ -15,7 +15,7 @@ from . import align, decode as decoding, models, quality
 from ..errors import ModelError
 from .backends import select as select_backend
 from .backends.cpu import CpuBackend
-from .detector import FaceDetector
+from .detector import BlazeFace, FaceDetector
 from .embedder import FaceEmbedder
 from .shape_predictor import ShapePredictor, face_frame, load_shape_predictor
 from .types import Analysis, Box, Face
@@ -109,9 +109,12 @@ def build_pipeline(config) -> Pipeline:
         except ModelError as e:
             log.info("inference backend: cpu after all (auto: a Coral is here but %s)", e)
             backend = CpuBackend(vision)
-    detector = FaceDetector(
+    primary = BlazeFace(
         backend.interpreter(models.detector_path(vision.detector, directory)), vision.detector, vision.min_detection_score
     )
+    # the short-range model retries faces that fill the frame (detector.CLOSE_UP_BORDER)
+    close_up = BlazeFace(backend.interpreter(models.detector_path("short", directory)), "short", vision.min_detection_score)
+    detector = FaceDetector(primary, close_up)
     landmarks = load_shape_predictor(models.shape_predictor_path(directory))
     embedder_file = models.embedder_path(vision.embedder, directory, edgetpu=backend.wants_edgetpu_models)
     embedder = FaceEmbedder(backend.interpreter(embedder_file), embedder_file)
