@@ -13,6 +13,7 @@ from enrolld.vision import models
 def test_fetch_is_idempotent_and_downloads_nothing_when_files_verify(tmp_path, monkeypatch):
     for model in (*models.DETECTORS.values(), models.SHAPE_PREDICTOR):
         shutil.copy(models.default_models_dir() / model.name, tmp_path / model.name)
+    shutil.copy(models.default_models_dir() / "shape_predictor_5_face_landmarks.npz", tmp_path)
     monkeypatch.setattr(models, "_download_package", lambda *a: pytest.fail("downloaded although every file verified"))
     monkeypatch.setattr(models, "_installed_shape_predictor", lambda: pytest.fail("copied although the file verified"))
     paths = models.fetch(tmp_path)
@@ -22,6 +23,8 @@ def test_fetch_is_idempotent_and_downloads_nothing_when_files_verify(tmp_path, m
 def test_the_landmark_model_is_copied_from_the_installed_package_and_verified(tmp_path, monkeypatch):
     monkeypatch.setattr(models, "_download_package", lambda *a: pytest.fail("downloaded although the package is installed"))
     models._fetch_shape_predictor(tmp_path, None)
+    models._cache_shape_predictor(tmp_path)
+    assert (tmp_path / "shape_predictor_5_face_landmarks.npz").is_file()
     path = models.shape_predictor_path(tmp_path)
     assert path == tmp_path / models.SHAPE_PREDICTOR.name
     assert models.sha256_of(path) == models.SHAPE_PREDICTOR.sha256

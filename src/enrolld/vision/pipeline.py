@@ -115,7 +115,7 @@ def build_pipeline(config) -> Pipeline:
     # the short-range model retries faces that fill the frame (detector.CLOSE_UP_BORDER)
     close_up = BlazeFace(backend.interpreter(models.detector_path("short", directory)), "short", vision.min_detection_score)
     detector = FaceDetector(primary, close_up)
-    landmarks = load_shape_predictor(models.shape_predictor_path(directory))
+    landmarks = load_shape_predictor(models.shape_predictor_path(directory), models.SHAPE_PREDICTOR.sha256)
     embedder_file = models.embedder_path(vision.embedder, directory, edgetpu=backend.wants_edgetpu_models)
     embedder = FaceEmbedder(backend.interpreter(embedder_file), embedder_file)
     return Pipeline(detector, landmarks, embedder, vision, config.quality, backend.name)
