@@ -15,7 +15,7 @@ import uuid
 import paho.mqtt.client as mqtt
 import pytest
 
-from enrolld.events.mosquitto import MosquittoBroker, find_mosquitto
+from enrolld.bench.mosquitto import MosquittoBroker, find_mosquitto
 
 
 def _require_mosquitto() -> None:

@@ -188,11 +188,11 @@ def test_busy_is_429(api, astronaut_jpeg):
         def analyze(self, data, **kw):
             raise BusyError("full")
 
-    real, services.vision = services.vision, Busy()
+    real, services.enrollment.vision = services.enrollment.vision, Busy()
     try:
         frs_error(call(api, "POST", "/face-detect", json={"image_base64": b64(astronaut_jpeg)}), 429, "FRS.0033")
     finally:
-        services.vision = real
+        services.enrollment.vision = real
 
 
 def test_persistence_across_restart(api_factory, tmp_path, astronaut_jpeg):
@@ -236,7 +236,8 @@ def image_host(astronaut_jpeg):
 
 
 def test_image_url_from_an_allowed_host(api_factory, image_host):
-    api = api_factory(api={"url_fetch_hosts": ["127.0.0.1"]})
+    port = int(image_host.rsplit(":", 1)[1])
+    api = api_factory(api={"url_fetch_hosts": ["127.0.0.1"], "url_fetch_ports": [port]})
     assert call(api, "POST", "/face-sets", json={"face_set_name": "web"}).status_code == 200
     r = call(api, "POST", "/face-sets/web/faces", json={"image_url": image_host + "/face.jpg", "single": True})
     assert r.status_code == 200, r.text

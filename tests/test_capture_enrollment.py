@@ -13,6 +13,7 @@ from sample_images import astronaut_bgr
 
 from enrolld.capture.button import EnrollButton, StatusLed
 from enrolld.capture.enrollment import EnrollmentFlow, face_score
+from enrolld.enroll import Enrollment
 from enrolld.capture.sources import create_source
 from enrolld.errors import BusyError
 from enrolld.vision.types import Box, Face, Quality
@@ -74,7 +75,7 @@ def test_a_press_enrolls_the_sharpest_frontal_face_of_the_burst(tmp_path, worker
     )
     config, store, source = flow_for(tmp_path, folder, worker)
     led = StatusLed(LED_PIN)
-    flow = EnrollmentFlow(source, worker, store, config.capture, led=led)
+    flow = EnrollmentFlow(source, worker, Enrollment(worker, store, config), config.capture, led=led)
     button = EnrollButton(BUTTON_PIN, flow.press, debounce_s=0.01)
     try:
         flow.arm(person_id=4242)
@@ -112,7 +113,7 @@ def test_a_burst_without_a_usable_face_is_refused_with_reasons(tmp_path, worker,
     )
     config, store, source = flow_for(tmp_path, folder, worker)
     led = StatusLed(LED_PIN)
-    flow = EnrollmentFlow(source, worker, store, config.capture, led=led)
+    flow = EnrollmentFlow(source, worker, Enrollment(worker, store, config), config.capture, led=led)
     button = EnrollButton(BUTTON_PIN, flow.press, debounce_s=0.01)
     try:
         mock_pins.pin(BUTTON_PIN).drive_low()
@@ -135,7 +136,7 @@ def test_a_burst_without_a_usable_face_is_refused_with_reasons(tmp_path, worker,
 def test_http_run_while_a_burst_runs_is_busy_and_a_second_press_is_ignored(tmp_path, worker, mock_pins):
     folder = write_burst(tmp_path / "burst", [(f"{i:02d}.jpg", astronaut_bgr()) for i in range(3)])
     config, store, source = flow_for(tmp_path, folder, worker)
-    flow = EnrollmentFlow(source, worker, store, config.capture)
+    flow = EnrollmentFlow(source, worker, Enrollment(worker, store, config), config.capture)
     try:
         assert flow._running.acquire()  # a burst in flight
         assert flow.press() is False

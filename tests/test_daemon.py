@@ -13,11 +13,12 @@ import time
 
 import cv2
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from http_json import request_json
 from mqtt_broker import Subscriber
 from sample_images import astronaut_bgr, astronaut_jpeg
 
-from enrolld.events.mosquitto import free_port
+from enrolld.bench.mosquitto import free_port
 
 TOKEN = "test-token"
 
@@ -157,7 +158,9 @@ def test_ready_watchdog_metrics_and_a_clean_sigterm(mqtt_broker, daemon_factory)
         refused, _ = request_json(daemon.port, "GET", "/metrics", token="wrong")
         assert refused == 403
         assert code == 200
-        assert b"enrolld_mqtt_connected 1" in metrics and b"enrolld_outbox_depth" in metrics
+        scraped = {s.name: s.value for family in text_string_to_metric_families(metrics.decode()) for s in family.samples}
+        assert scraped["enrolld_mqtt_connected"] == 1 and "enrolld_outbox_depth" in scraped
+        assert scraped["process_resident_memory_bytes"] > 0
         started = time.monotonic()
         assert daemon.stop() == 0, daemon.log_text()
         assert time.monotonic() - started < 8.0  # device.stop_timeout_s

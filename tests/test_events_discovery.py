@@ -7,13 +7,13 @@ from mqtt_broker import Subscriber
 
 from enrolld.config import MqttConfig
 from enrolld.events.service import EventService
-from enrolld.store import outbox
+from enrolld.store import migrations, outbox
 
 
 def test_home_assistant_sees_status_face_counts_and_last_enrolled_person(mqtt_broker, tmp_path):
     path = tmp_path / "outbox.sqlite3"
     conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute(outbox.SCHEMA)
+    migrations.apply(conn)
     counts = {"default": 0, "staff.v2": 3}
     config = MqttConfig(host=mqtt_broker.host, port=mqtt_broker.port, reconnect_min_s=0.1)
     service = EventService(config, device_id="door-1", db_path=str(path), face_counts=lambda: dict(counts))
@@ -60,7 +60,7 @@ def test_home_assistant_sees_status_face_counts_and_last_enrolled_person(mqtt_br
 
 def test_discovery_can_be_turned_off(mqtt_broker, tmp_path):
     path = tmp_path / "outbox.sqlite3"
-    sqlite3.connect(path).execute(outbox.SCHEMA)
+    migrations.apply(sqlite3.connect(path, isolation_level=None))
     config = MqttConfig(host=mqtt_broker.host, port=mqtt_broker.port, ha_discovery=False)
     ha = Subscriber(mqtt_broker, "homeassistant/#")
     counts = Subscriber(mqtt_broker, "enrolld/+/face_counts")

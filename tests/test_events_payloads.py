@@ -27,10 +27,10 @@ def test_face_payload_has_every_documented_key_and_string_ids():
         "face_id": 2**62 + 1,
         "person_id": 2**62 + 2,
         "external_image_id": "img-1",
-        "bounding_box": {"top_left_x": 1, "top_left_y": 2, "width": 90, "height": 100},
+        "box": {"x": 1, "y": 2, "width": 90, "height": 100},
         "quality": {"passed": True},
         "embedding": base64.b64encode(np.full(128, 0.25, "<f4").tobytes()).decode(),
-        "thumbnail_jpeg": "/9j/AAA=",
+        "thumbnail": "/9j/AAA=",
     }
     payload = build_payload(face_event(body), "pi")
     assert payload["face_id"] == str(2**62 + 1)  # JSON numbers above 2**53 would be rounded

@@ -13,7 +13,7 @@ from mqtt_broker import Subscriber
 from enrolld.config import MqttConfig
 from enrolld.events.service import EventService
 from enrolld.metrics import AppMetrics
-from enrolld.store import outbox
+from enrolld.store import migrations, outbox
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def outbox_db(tmp_path):
     path = tmp_path / "outbox.sqlite3"
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute(outbox.SCHEMA)
+    migrations.apply(conn)
     yield path, conn
     conn.close()
 
@@ -126,8 +126,8 @@ def test_outbox_filling_is_loud_in_log_status_and_metrics(mqtt_broker, outbox_db
         assert deadline_ok, service.status()
         assert service.status()["depth"] == 6
         assert "outbox FULL" in caplog.text
-        assert service.metrics.outbox_filling.value() == 1
-        assert "enrolld_outbox_depth 6" in service.metrics.render()
+        assert service.metrics.registry.get_sample_value("enrolld_outbox_filling") == 1
+        assert service.metrics.registry.get_sample_value("enrolld_outbox_depth") == 6
     finally:
         service.stop(timeout_s=0.3)
     assert outbox.depth(conn) == 6  # the bound warns; it never drops an event
@@ -173,7 +173,7 @@ def test_last_will_says_offline_when_the_process_dies(mqtt_broker, tmp_path):
 
 
 def test_username_and_password_are_sent_and_a_refusal_is_not_a_connection(tmp_path, outbox_db):
-    from enrolld.events.mosquitto import MosquittoBroker, find_mosquitto
+    from enrolld.bench.mosquitto import MosquittoBroker, find_mosquitto
 
     if find_mosquitto() is None:
         pytest.skip("mosquitto is not installed")
@@ -234,7 +234,7 @@ def test_payload_json_is_what_the_docs_promise(mqtt_broker, mqtt_subscriber, out
 
 @pytest.mark.skipif(__import__("shutil").which("openssl") is None, reason="openssl is needed to make test certificates")
 def test_tls_with_a_private_ca(tmp_path, outbox_db):
-    from enrolld.events.mosquitto import MosquittoBroker, find_mosquitto
+    from enrolld.bench.mosquitto import MosquittoBroker, find_mosquitto
 
     if find_mosquitto() is None:
         pytest.skip("mosquitto is not installed")

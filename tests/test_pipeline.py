@@ -100,10 +100,10 @@ def test_worker_serialises_callers_and_reports_busy(pipeline):
         assert all(len(r.faces) == 1 for r in results)
         with pytest.raises(ImageError):
             worker.analyze(b"not an image")  # the caller gets the pipeline's own error
-        assert worker.healthy()
+        assert worker.probe() and worker.status()["ok"]
     finally:
         worker.close()
-    assert not worker.healthy()
+    assert not worker.probe() and not worker.status()["ok"]
 
 
 def test_a_tight_crop_is_found_with_the_retry_border(pipeline):

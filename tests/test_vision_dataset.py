@@ -8,7 +8,7 @@ import re
 import pytest
 
 from enrolld import config as config_mod
-from enrolld.vision.evaluate import evaluate
+from enrolld.bench.evaluate import evaluate
 from enrolld.vision.pipeline import build_pipeline
 from sample_images import shared_faces
 

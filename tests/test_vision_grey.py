@@ -9,7 +9,7 @@ import pytest
 
 from enrolld import config as config_mod
 from enrolld.vision import decode
-from enrolld.vision.evaluate import evaluate
+from enrolld.bench.evaluate import evaluate
 from enrolld.vision.pipeline import KEEP_SIDE, build_pipeline
 from sample_images import shared_faces
 

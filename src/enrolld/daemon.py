@@ -17,72 +17,11 @@ import threading
 import time
 
 from . import config as config_mod
-from .errors import NoFaceError, QualityError
-from .metrics import CONTENT_TYPE, AppMetrics
+from .health import Health
+from .metrics import AppMetrics
 from .sdnotify import Notifier
 
 log = logging.getLogger(__name__)
-
-class ObservedStore:
-    """The store as the API and the button see it: counts enrollments and refusals for
-    /metrics. Everything else passes straight through."""
-
-    def __init__(self, store, metrics: AppMetrics):
-        self._store, self._metrics = store, metrics
-
-    def __getattr__(self, name):
-        return getattr(self._store, name)
-
-    def refuse_enrollment(self, face_set, reasons, *, source: str = "api"):
-        result = self._store.refuse_enrollment(face_set, reasons, source=source)
-        for reason in reasons:  # counted once it is committed
-            self._metrics.refusals.inc(source=source, reason=reason)
-        return result
-
-    def add_face(self, *args, source: str = "api", **kwargs):
-        return self._enroll(self._store.add_face, args, kwargs, source)
-
-    def add_faces(self, *args, source: str = "api", **kwargs):
-        return self._enroll(self._store.add_faces, args, kwargs, source)
-
-    def _enroll(self, method, args, kwargs, source):
-        try:
-            result = method(*args, source=source, **kwargs)
-        except QualityError as e:  # the store wrote the refusal event in its transaction
-            for reason in e.reasons:
-                self._metrics.refusals.inc(source=source, reason=reason)
-            raise
-        except NoFaceError:
-            self._metrics.refusals.inc(source=source, reason="no_face")
-            raise
-        self._metrics.enrollments.inc(len(result) if isinstance(result, list) else 1, source=source)
-        return result
-
-
-class TimedVision:
-    """The vision worker with each call's wall time (queue wait included) in
-    enrolld_pipeline_seconds: the latency a caller actually sees."""
-
-    def __init__(self, worker, metrics: AppMetrics):
-        self._worker, self._metrics = worker, metrics
-        self.model_id = worker.model_id
-
-    def __getattr__(self, name):
-        return getattr(self._worker, name)
-
-    def analyze(self, data, **options):
-        return self._timed("analyze", self._worker.analyze, data, options)
-
-    def analyze_image(self, image, **options):
-        return self._timed("analyze_image", self._worker.analyze_image, image, options)
-
-    def _timed(self, stage, method, payload, options):
-        started = time.perf_counter()
-        try:
-            return method(payload, **options)
-        finally:
-            self._metrics.pipeline_seconds.observe(time.perf_counter() - started, stage=stage)
-
 
 class Daemon:
     def __init__(self, config: config_mod.Config, *, notifier: Notifier | None = None, pipeline=None):
@@ -90,7 +29,8 @@ class Daemon:
         self.notifier = notifier or Notifier()
         self.metrics = AppMetrics()
         self._pipeline = pipeline  # tests may hand in a built pipeline
-        self.worker = self.store = self.raw_store = self.events = self.flow = None
+        self.worker = self.store = self.enrollment = self.events = self.flow = None
+        self.health = Health()
         self.source = self.led = self.button = self.server = None
         self._http_thread: threading.Thread | None = None
         self._stop_requested = threading.Event()
@@ -99,6 +39,7 @@ class Daemon:
     # start-up ----------------------------------------------------------------------------
 
     def start(self) -> None:
+        from .enroll import Enrollment
         from .store.facestore import FaceStore
         from .vision.pipeline import build_pipeline
         from .vision.worker import VisionWorker
@@ -106,20 +47,26 @@ class Daemon:
         c = self.config
         self.notifier.status("loading models")
         pipeline = self._pipeline or build_pipeline(c)
-        self.worker = VisionWorker(pipeline, c.vision.queue_size, c.vision.timeout_s)
+        timings = self.metrics.pipeline_seconds
+        self.worker = VisionWorker(pipeline, c.vision.queue_size, c.vision.timeout_s,
+                                   observer=lambda stage, seconds: timings.labels(stage=stage).observe(seconds))
+        self.health.add("vision", self.worker.status)
         self.notifier.status("opening the store")
-        self.raw_store = FaceStore(c)
+        self.store = FaceStore(c)
+        self.health.add("store", self.store.status)
         if c.mqtt.enabled:
+            from .events.discovery import configuration_url
             from .events.service import EventService
 
             self.events = EventService(
                 c.mqtt, device_id=c.device.id, db_path=str(c.store_path),
-                face_counts=self.raw_store.face_counts, metrics=self.metrics,
+                face_counts=self.store.face_counts, metrics=self.metrics,
+                configuration_url=configuration_url(c.api.host, c.api.port, c.mqtt.ha_configuration_url),
             )
             self.events.start()
-            self.raw_store.on_commit(self.events.wake)  # an event leaves at once, not at the next poll
-        self.store = ObservedStore(self.raw_store, self.metrics)
-        self.vision = TimedVision(self.worker, self.metrics)
+            self.store.on_commit(self.events.wake)  # an event leaves at once, not at the next poll
+            self.health.add("mqtt", self.events.health)
+        self.enrollment = Enrollment(self.worker, self.store, c, metrics=self.metrics)
         self._start_capture()
         self._start_http()
         self.notifier.ready(f"serving on {c.api.host}:{self.port}")
@@ -140,33 +87,21 @@ class Daemon:
             from .capture.button import StatusLed
 
             self.led = StatusLed(c.led_pin, active_high=c.led_active_high)
-        self.flow = EnrollmentFlow(self.source, self.vision, self.store, c, led=self.led)
+        self.flow = EnrollmentFlow(self.source, self.worker, self.enrollment, c, led=self.led)
+        self.health.add("camera", self.flow.status)
         if c.button_pin >= 0:
             from .capture.button import EnrollButton
 
             self.button = EnrollButton(c.button_pin, self.flow.press, debounce_s=c.debounce_s)
 
     def _start_http(self) -> None:
-        from flask import Response, request
+        from .api.app import ApiServices, create_app
+        from .api.server import make_server
 
-        from .api.app import ApiServices, create_app, make_server
-        from .api.auth import check_either_dialect
-
-        app = create_app(self.config, ApiServices(store=self.store, vision=self.vision))
-        metrics, api_settings = self.metrics, self.config.api
-
-        def metrics_page():
-            check_either_dialect(request, api_settings)  # only /healthz is open
-            return Response(metrics.render(), content_type=CONTENT_TYPE)
-
-        app.add_url_rule("/metrics", "metrics", metrics_page)
-        if self.flow is not None:
-            from .capture.routes import bp
-
-            app.extensions["enrolld.enrollment"] = self.flow
-            app.register_blueprint(bp)
-        self.app = app
-        self.server = make_server(app, self.config)
+        services = ApiServices(store=self.store, vision=self.worker, enrollment=self.enrollment,
+                               metrics=self.metrics, health=self.health, camera=self.flow)
+        self.app = create_app(self.config, services)
+        self.server = make_server(self.app, self.config)
         self._http_thread = threading.Thread(target=self.server.run, name="http", daemon=True)
         self._http_thread.start()
 
@@ -177,11 +112,12 @@ class Daemon:
     # health ------------------------------------------------------------------------------
 
     def healthy(self) -> bool:
-        """What the watchdog feeds on: the pipeline answers, the store answers, the HTTP and
-        publisher threads are alive. A broker outage is not unhealthy (the outbox holds)."""
+        """What the watchdog feeds on, on its own timer: the pipeline answers a real job (the
+        probe /healthz then reports), the store answers, the HTTP and publisher threads are
+        alive. A broker outage is not a reason to restart (the outbox holds)."""
         return (
-            self.raw_store.healthy()
-            and self.worker.healthy()
+            self.store.healthy()
+            and self.worker.probe()
             and (self.events is None or self.events.healthy)
             and self._http_thread is not None
             and self._http_thread.is_alive()
@@ -219,7 +155,7 @@ class Daemon:
         if self.button is not None:
             self.button.close()
         if self.server is not None:
-            _stop_http(self.server, self._http_thread, timeout_s=budget * 0.3)
+            _stop_http(self.server, self._http_thread, timeout_s=budget * 0.5)
         if self.flow is not None:
             self.flow.stop(timeout_s=max(0.5, deadline - time.monotonic() - budget * 0.4))
         if self.source is not None:
@@ -227,44 +163,20 @@ class Daemon:
         if self.led is not None:
             self.led.close()
         if self.worker is not None:
-            self.worker.close(timeout=max(0.5, min(5.0, deadline - time.monotonic() - budget * 0.3)))
+            self.worker.close(timeout=max(2.0, min(5.0, deadline - time.monotonic() - budget * 0.3)), cancel_pending=True)
+        if self.server is not None:  # handlers let go at the HTTP deadline finish (the worker answered them)
+            self.server.wait_for_handlers(timeout_s=2.0)
         if self.events is not None:
             self.events.stop(timeout_s=max(1.0, deadline - time.monotonic() - 0.5))
-        if getattr(self, "raw_store", None) is not None:
-            self.raw_store.close()
+        if self.store is not None:
+            self.store.close()
         log.info("stopped")
 
 
 def _stop_http(server, thread: threading.Thread | None, *, timeout_s: float) -> None:
-    """Close the listening socket, let requests in flight finish and their responses go out,
-    then close what is left (idle keep-alive connections) so the server loop ends."""
-    from waitress import wasyncore
-    from waitress.server import BaseWSGIServer
-
-    listeners = [server] if isinstance(server, BaseWSGIServer) else [
-        s for s in server.map.values() if isinstance(s, BaseWSGIServer)
-    ]
-    closed = threading.Event()
-
-    def close_listeners():  # on the server's own loop thread: no race with select()
-        for listener in listeners:
-            wasyncore.dispatcher.close(listener)
-        closed.set()
-
-    listeners[0].trigger.pull_trigger(close_listeners)
-    closed.wait(2.0)
-    deadline = time.monotonic() + timeout_s
-    channels = listeners[0]._map
-    while time.monotonic() < deadline:
-        busy = [  # a request being received, being served, or a response not yet sent
-            c for c in list(channels.values())
-            if getattr(c, "request", None) is not None or getattr(c, "requests", None) or getattr(c, "total_outbufs_len", 0)
-        ]
-        if not busy:
-            break
-        time.sleep(0.02)
-    listeners[0].task_dispatcher.shutdown(cancel_pending=True, timeout=1.0)
-    wasyncore.close_all(channels)
+    """Stop taking connections, let requests in flight finish (within timeout_s), close the
+    rest; api/server.py's stop never raises."""
+    server.stop(timeout_s=timeout_s)
     if thread is not None:
         thread.join(2.0)
 
@@ -278,15 +190,3 @@ def with_systemd_directories(config: config_mod.Config, environ=None) -> config_
         return dataclasses.replace(config, device=dataclasses.replace(config.device, state_dir=state))
     return config
 
-
-def cmd_serve(args) -> int:
-    config = with_systemd_directories(config_mod.load(args.config))
-    logging.getLogger(__name__).info("config: %s", config_mod.redacted(config))
-    return Daemon(config).run_until_stopped()
-
-
-def register(subparsers) -> None:
-    serve = subparsers.add_parser("serve", help="run the appliance: HTTP API, MQTT events, camera and button")
-    serve.add_argument("--config", metavar="PATH", default=None,
-                       help="TOML config file (default: built-in defaults)")
-    serve.set_defaults(func=cmd_serve)

@@ -7,11 +7,10 @@ import time
 
 from flask import Blueprint, current_app, jsonify, request
 
-from ..errors import NoFaceError
 from . import images
 from .auth import check_accuauth
 from .errors import accuauth_request_id, invalid
-from .params import Params
+from .params import JsonError, Params, request_json
 
 bp = Blueprint("accuauth", __name__, url_prefix="/faceset")
 SIX_MONTHS_S = 183 * 24 * 3600
@@ -30,9 +29,10 @@ def _services():
 
 def _params() -> Params:
     if request.is_json:
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            raise invalid("the request body must be a JSON object")
+        try:
+            body = request_json(request)
+        except JsonError as e:
+            raise invalid(f"the request body must be a JSON object: {e}") from None
         return Params(body, from_text=False, missing=_missing, wrong=_wrong)
     values = {**request.form.to_dict(), **request.files.to_dict()}
     return Params(values, from_text=True, missing=_missing, wrong=_wrong)
@@ -82,10 +82,8 @@ def _search(params: Params, *, start_time: float | None):
     threshold = params.number("threshold", default=0.8, low=0.0, high=1.0)
     top_n = params.integer("topN", default=1, low=1, high=MAX_TOP_N)
     data = _image(params)
-    largest = images.analyze(data).largest
-    if largest is None:
-        raise NoFaceError("no face detected")
-    hits = services.store.search(name, largest.embedding, services.vision.model_id, top_n=top_n,
+    largest = services.enrollment.largest_face(data)
+    hits = services.store.search(name, largest.embedding, services.enrollment.model_id, top_n=top_n,
                                  threshold=threshold, created_after=start_time)
     return _ok([{"person_id": h.face.person_id, "face_id": h.face.face_id, "score": h.similarity} for h in hits])
 
@@ -105,12 +103,8 @@ def add_face():
     services.store.face_set(name)  # "db not exist" before any vision work
     person_id = params.integer("person_id", low=-(2**63), high=2**63 - 1)
     data = _image(params)
-    largest = images.analyze(data).largest  # one face per call: the largest in the photo
-    if largest is None:
-        services.store.refuse_enrollment(name, ["no_face"], source="api.accuauth")
-        raise NoFaceError("no face detected")
-    record = services.store.add_face(name, largest, services.vision.model_id, person_id=person_id,
-                                     image=data, source="api.accuauth")
+    # one face per call: the largest in the photo
+    [record] = services.enrollment.enroll_photo(name, data, person_id=person_id, source="api.accuauth")
     return _ok({"face_id": record.face_id, "person_id": record.person_id, "create_time": int(record.created_at)})
 
 

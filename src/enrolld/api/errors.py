@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import g, jsonify, request
+from flask import current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
 
 from ..errors import BusyError, ImageError, NoFaceError, QualityError
@@ -22,6 +22,7 @@ from ..store.errors import (
     FaceSetNotFoundError,
     InvalidArgumentError,
     ModelMismatchError,
+    PersonNotFoundError,
     UnknownFieldError,
     UnsupportedSortError,
 )
@@ -60,8 +61,23 @@ def invalid(reason: str) -> AccuAuthError:
 
 
 # Which FRS code a refused image or face gets depends on the operation (FRS.0404 when adding,
-# FRS.0304 when searching, FRS.0501 for detect and compare).
-NO_FACE_CODES = {"add": "FRS.0404", "search": "FRS.0304", "detect": "FRS.0501"}
+# FRS.0304 when searching, FRS.0501 for detect and compare): each endpoint says its own.
+DEFAULT_NO_FACE_CODE = "FRS.0501"
+
+
+def no_face_code(code: str):
+    """Mark an FRS view with the error code its "no usable face" answers carry."""
+
+    def mark(view):
+        view.no_face_code = code
+        return view
+
+    return mark
+
+
+def _endpoint_no_face_code() -> str:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return getattr(view, "no_face_code", DEFAULT_NO_FACE_CODE)
 _IMAGE_CODES = {"too_large": "FRS.0013", "too_small": "FRS.0013"}
 
 
@@ -71,6 +87,7 @@ _FRS_STORE_CODES = (
     (FaceSetExistsError, 400, "FRS.0301"),
     (FaceSetLimitError, 400, "FRS.0305"),
     (CapacityError, 403, "FRS.0306"),
+    (PersonNotFoundError, 404, "FRS.0403"),
     (FaceNotFoundError, 400, "FRS.0403"),
     (UnknownFieldError, 400, "FRS.0402"),
     (UnsupportedSortError, 400, "FRS.0032"),
@@ -80,7 +97,7 @@ _FRS_STORE_CODES = (
 )
 
 
-def frs_error_for(exc: Exception, operation: str = "") -> FrsError | None:
+def frs_error_for(exc: Exception, no_face: str = DEFAULT_NO_FACE_CODE) -> FrsError | None:
     if isinstance(exc, FrsError):
         return exc
     for error_class, status, code in _FRS_STORE_CODES:
@@ -89,9 +106,9 @@ def frs_error_for(exc: Exception, operation: str = "") -> FrsError | None:
     if isinstance(exc, ImageError):
         return FrsError(400, _IMAGE_CODES.get(exc.reason, "FRS.0016"), f"{exc.reason}: {exc}")
     if isinstance(exc, NoFaceError):
-        return FrsError(400, NO_FACE_CODES.get(operation, "FRS.0501"), str(exc) or "no face in the image")
+        return FrsError(400, no_face, str(exc) or "no face in the image")
     if isinstance(exc, QualityError):
-        code = "FRS.0013" if "too_small" in exc.reasons else NO_FACE_CODES.get(operation, "FRS.0501")
+        code = "FRS.0013" if "too_small" in exc.reasons else no_face
         return FrsError(400, code, f"face refused by the quality gate: {', '.join(exc.reasons)}")
     if isinstance(exc, RequestEntityTooLarge):
         return FrsError(400, "FRS.0017", "the request body is larger than the limit (api.max_body_mb)")
@@ -141,8 +158,10 @@ def dialect_of_path(path: str) -> str:
 def handle_any(exc: Exception):
     """The app-wide error handler: pick the dialect from the path, translate, or 500."""
     dialect = dialect_of_path(request.path)
-    operation = getattr(g, "frs_operation", "")
-    translated = accuauth_error_for(exc) if dialect == "accuauth" else frs_error_for(exc, operation)
+    if dialect == "accuauth":
+        translated = accuauth_error_for(exc)
+    else:
+        translated = frs_error_for(exc, _endpoint_no_face_code())
     if translated is not None:
         return translated.response()
     log.exception("unhandled error on %s %s", request.method, request.path)

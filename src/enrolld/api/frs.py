@@ -9,8 +9,8 @@ from ..store.errors import FaceNotFoundError, InvalidArgumentError, ModelMismatc
 from ..vision.similarity import similarity
 from . import images
 from .auth import check_frs
-from .errors import FrsError
-from .params import Params
+from .errors import FrsError, no_face_code
+from .params import JsonError, Params, int64_or_none, request_json
 
 bp = Blueprint("frs", __name__, url_prefix="/v2/<project_id>")
 MAX_TOP_N = 1000
@@ -44,9 +44,10 @@ def _params() -> Params:
     if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
         values = {**request.form.to_dict(), **request.files.to_dict()}
         return Params(values, from_text=True, missing=_missing, wrong=_wrong)
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise FrsError(400, "FRS.0014", "the request body must be a JSON object")
+    try:
+        body = request_json(request)
+    except JsonError as e:
+        raise FrsError(400, "FRS.0014", f"the request body must be a JSON object: {e}") from None
     return Params(body, from_text=False, missing=_missing, wrong=_wrong)
 
 
@@ -64,8 +65,9 @@ def _image(params: Params, prefix: str = "image", *, required: bool = True) -> b
             raise FrsError(400, "FRS.0015", str(e)) from None
     if f"{prefix}_url" in params:
         try:
-            return images.fetch_url(params.raw(f"{prefix}_url"), _services().config.api.url_fetch_hosts,
-                                    max_bytes=images.FRS_BASE64_MAX)
+            settings = _services().config.api
+            return images.fetch_url(params.raw(f"{prefix}_url"), settings.url_fetch_hosts, max_bytes=images.FRS_BASE64_MAX,
+                                    allowed_ports=settings.url_fetch_ports, timeout_s=settings.url_fetch_timeout_s)
         except images.UrlRefusedError as e:
             raise FrsError(400, "FRS.0012", str(e)) from None
     if required:
@@ -74,10 +76,11 @@ def _image(params: Params, prefix: str = "image", *, required: bool = True) -> b
 
 
 def _face_id(value) -> int:
-    text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
-    if not text.lstrip("-").isdigit() or len(text) > 20:
-        raise FaceNotFoundError(f"face id {value!r} does not exist")
-    return int(text)
+    """Face ids are int64s here; anything else (FRS's own ids are strings) names no face."""
+    face_id = int64_or_none(value)
+    if face_id is None:
+        raise FaceNotFoundError(f"face id {str(value)[:40]!r} does not exist")
+    return face_id
 
 
 def _box(box) -> dict:
@@ -143,23 +146,18 @@ def delete_face_set(face_set_name):
 # -- faces -----------------------------------------------------------------------------------
 
 @bp.post("/face-sets/<face_set_name>/faces")
+@no_face_code("FRS.0404")
 def add_faces(face_set_name):
-    g.frs_operation = "add"
     services = _services()
-    services.store.face_set(face_set_name)  # an unknown set fails before any vision work
+    services.store.face_set(face_set_name)  # an unknown set fails before any parsing or vision work
     params = _params()
     data = _image(params)
     external_image_id = params.string("external_image_id", max_len=64)
     fields = params.structured("external_fields", dict)
     single = params.boolean("single", default=False)
-    analysis = images.analyze(data)
-    faces = analysis.faces[:1] if single else analysis.faces
-    if not faces:
-        services.store.refuse_enrollment(face_set_name, ["no_face"], source="api.frs")
-        raise NoFaceError("no face found in the image")
-    records = services.store.add_faces(
-        face_set_name, faces, services.vision.model_id, external_image_id=external_image_id,
-        external_fields=fields, image=data, source="api.frs",
+    records = services.enrollment.enroll_photo(
+        face_set_name, data, all_faces=not single, external_image_id=external_image_id,
+        external_fields=fields, source="api.frs",
     )
     return jsonify({"face_set_id": records[0].face_set_id, "face_set_name": records[0].face_set_name,
                     "faces": [_face(r) for r in records]})
@@ -225,8 +223,8 @@ def batch_delete_faces(face_set_name):
 # -- search, compare, detect -----------------------------------------------------------------
 
 @bp.post("/face-sets/<face_set_name>/search")
+@no_face_code("FRS.0304")
 def search(face_set_name):
-    g.frs_operation = "search"
     services = _services()
     face_set = services.store.face_set(face_set_name)
     params = _params()
@@ -241,18 +239,15 @@ def search(face_set_name):
             raise FrsError(400, "FRS.0402", f"return_fields: field {unknown[0]!r} does not exist")
     data = _image(params, required=False)
     if data is not None:
-        largest = images.analyze(data).largest
-        if largest is None:
-            raise NoFaceError("no face found in the image")
-        embedding = largest.embedding
+        embedding = services.enrollment.largest_face(data).embedding
     elif "face_id" in params:
         embedding, model_id = services.store.embedding_of(face_set_name, _face_id(params.raw("face_id")))
-        if model_id != services.vision.model_id:
-            raise ModelMismatchError(face_set.name, [model_id], services.vision.model_id)
+        if model_id != services.enrollment.model_id:
+            raise ModelMismatchError(face_set.name, [model_id], services.enrollment.model_id)
     else:
         raise _missing("image_base64, image_file, image_url or face_id")
     try:
-        hits = services.store.search(face_set_name, embedding, services.vision.model_id, top_n=top_n,
+        hits = services.store.search(face_set_name, embedding, services.enrollment.model_id, top_n=top_n,
                                      threshold=threshold, filter=filter_text, sort=sort)
     except InvalidArgumentError as e:
         if e.field == "sort":
@@ -269,11 +264,12 @@ def search(face_set_name):
 
 
 @bp.post("/face-compare")
+@no_face_code("FRS.0501")
 def compare():
-    g.frs_operation = "detect"
     params = _params()
     first, second = _image(params, "image1"), _image(params, "image2")
-    a, b = images.analyze(first).largest, images.analyze(second).largest
+    enrollment = _services().enrollment
+    a, b = enrollment.analyze(first).largest, enrollment.analyze(second).largest
     if a is None or b is None:
         raise NoFaceError(f"no face found in image{1 if a is None else 2}")
     return jsonify({"image1_face": {"bounding_box": _box(a.box)}, "image2_face": {"bounding_box": _box(b.box)},
@@ -281,13 +277,13 @@ def compare():
 
 
 @bp.post("/face-detect")
+@no_face_code("FRS.0501")
 def detect():
-    g.frs_operation = "detect"
     params = _params()
     data = _image(params)
     attributes = params.string("attributes", max_len=64)  # accepted; the appliance estimates none
     del attributes
-    analysis = images.analyze(data)
+    analysis = _services().enrollment.analyze(data)
     if not analysis.faces:
         raise NoFaceError("no face found in the image")
     return jsonify({"faces": [{"bounding_box": _box(f.box)} for f in analysis.faces]})

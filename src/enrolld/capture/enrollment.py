@@ -1,10 +1,11 @@
 """The enrollment flow behind the button and `POST /enrollment`: a burst of frames, the best
-face of the burst, one enrollment (or one refusal with its reasons).
+face of the burst, one enrollment (or one refusal with its reasons) through enrolld.enroll.
 
 Each frame is analysed without its embedding (detection and the quality gate only), which is
-what makes a burst affordable on a Pi; the chosen frame is analysed once more with the
-embedding. The best face is the sharpest frontal one: variance of the Laplacian times
-cos(yaw)·cos(pitch), so a slightly softer but frontal face beats a crisp profile.
+what makes a burst affordable on a Pi; only the chosen face is embedded, from the aligned chip
+it already carries, without detecting it again. The best face is the sharpest frontal one:
+variance of the Laplacian times cos(yaw)·cos(pitch), so a slightly softer but frontal face
+beats a crisp profile.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from dataclasses import dataclass, field
 
 from ..config import CaptureConfig
 from ..errors import BusyError, EnrolldError, QualityError
-from ..store.errors import FaceSetNotFoundError
 from ..vision.types import Face
 from .sources import Frame, FrameSource
 
@@ -67,12 +67,12 @@ def face_score(face: Face) -> float:
 class EnrollmentFlow:
     """One enrollment at a time; a press during a burst is ignored, an HTTP call gets BusyError."""
 
-    def __init__(self, source: FrameSource, worker, store, config: CaptureConfig, *, led=None):
-        # Enrollments, refusals and pipeline latency are counted where every caller passes
-        # (the daemon wraps the worker and the store), not here, so HTTP uploads count too.
+    def __init__(self, source: FrameSource, vision, enrollment, config: CaptureConfig, *, led=None):
+        # Enrollments and refusals are counted by enrollment (enrolld.enroll), the path HTTP
+        # uploads take too; pipeline latency by the vision worker's observer.
         self.source = source
-        self.worker = worker
-        self.store = store
+        self.vision = vision
+        self.enrollment = enrollment
         self.config = config
         self.led = led
         self.last_result: EnrollmentResult | None = None
@@ -101,6 +101,11 @@ class EnrollmentFlow:
         return dict(self._armed, expires_in_s=round(self._armed_until - time.monotonic(), 1))
 
     # running -----------------------------------------------------------------------------
+
+    def status(self) -> dict:
+        """For /healthz."""
+        return {"ok": self._accepting, "source": getattr(self.source, "name", ""), "busy": self.busy,
+                "armed": self.armed() is not None}
 
     @property
     def busy(self) -> bool:
@@ -161,34 +166,20 @@ class EnrollmentFlow:
         face_set = self.config.face_set
         best, frames, reasons = self._burst()
         if best is None:
-            return self._refuse(source, face_set, frames, reasons, started)
-        frame, _ = best
-        analysis = self._analyze(frame, embed=True)
-        face = analysis.largest
-        if face is None or not face.quality.passed:  # cannot happen with a deterministic pipeline
-            return self._refuse(source, face_set, frames, face.quality.reasons if face else ("no_face",), started)
+            reasons = reasons or ("no_face",)
+            self.enrollment.refuse(face_set, reasons, source=source, create_set=True)
+            return self._result("refused", source, face_set, frames, started, reasons=reasons)
+        frame, face = best
+        image = frame.encoded() if self.enrollment.keeps_images else None
         try:
-            record = self._add(face_set, face, frame, target, source)
-        except QualityError as e:  # the store wrote the refusal event itself
+            record = self.enrollment.enroll_face(face_set, face, image=image, source=source, create_set=True, **target)
+        except QualityError as e:  # refused and recorded by the enrollment path
             return self._result("refused", source, face_set, frames, started, reasons=e.reasons, frame=frame.name)
         return self._result(
             "enrolled", source, face_set, frames, started,
             face_id=record.face_id, person_id=record.person_id, external_image_id=record.external_image_id,
             quality=face.quality.as_dict(), frame=frame.name,
         )
-
-    def _add(self, face_set: str, face: Face, frame: Frame, target: dict, source: str):
-        kwargs = dict(
-            person_id=target["person_id"], external_image_id=target["external_image_id"],
-            external_fields=target["external_fields"], image=frame.encoded(), source=source,
-        )
-        try:
-            return self.store.add_face(face_set, face, self.worker.model_id, **kwargs)
-        except FaceSetNotFoundError:
-            # The button's set is created on first use, so a fresh appliance works out of the box.
-            log.info("creating face set %r for enrollments (capture.face_set)", face_set)
-            self.store.create_face_set(face_set)
-            return self.store.add_face(face_set, face, self.worker.model_id, **kwargs)
 
     def _burst(self) -> tuple[tuple[Frame, Face] | None, int, tuple[str, ...]]:
         """Capture for burst_s (at most burst_max_frames); the best passing face and, when
@@ -205,7 +196,9 @@ class EnrollmentFlow:
                 break
             frames += 1
             try:
-                face = self._analyze(frame, embed=False).largest
+                face = self._analyze(frame).largest
+            except BusyError:
+                raise  # the worker is overloaded: the burst fails as a whole, not frame by frame
             except EnrolldError as e:  # an unreadable frame is a bad frame, not a failed burst
                 reasons[getattr(e, "reason", "unreadable_frame")] += 1
                 continue
@@ -219,19 +212,10 @@ class EnrollmentFlow:
             reasons["no_frames"] += 1
         return best, frames, tuple(r for r, _ in reasons.most_common())
 
-    def _analyze(self, frame: Frame, *, embed: bool):
+    def _analyze(self, frame: Frame):
         if frame.image is not None:
-            return self.worker.analyze_image(frame.image, embed=embed, largest_only=True)
-        return self.worker.analyze(frame.data, embed=embed, largest_only=True)
-
-    def _refuse(self, source, face_set, frames, reasons, started) -> EnrollmentResult:
-        reasons = tuple(reasons) or ("no_face",)
-        try:
-            self.store.refuse_enrollment(face_set, reasons, source=source)
-        except FaceSetNotFoundError:
-            self.store.create_face_set(face_set)
-            self.store.refuse_enrollment(face_set, reasons, source=source)
-        return self._result("refused", source, face_set, frames, started, reasons=reasons)
+            return self.vision.analyze_frame(frame.image, embed=False, largest_only=True)
+        return self.vision.analyze(frame.data, embed=False, largest_only=True)
 
     def _result(self, status, source, face_set, frames, started, **fields) -> EnrollmentResult:
         return EnrollmentResult(status, source, face_set, frames, duration_s=time.monotonic() - started, **fields)

@@ -33,7 +33,7 @@ class Frame:
     captured_at: float = field(default_factory=time.monotonic)
 
     def encoded(self) -> bytes:
-        """JPEG bytes of the frame (the store keeps them for the event thumbnail)."""
+        """JPEG bytes of the frame (kept beside the face only with store.keep_images)."""
         if self.data is not None:
             return self.data
         import cv2

@@ -63,26 +63,10 @@ def iso_time(epoch_s: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
 
 
-def _box(value) -> dict | None:
-    """The store may hand a box in either dialect; subscribers always get x/y/width/height."""
-    if not isinstance(value, dict):
-        return None
-    if "top_left_x" in value:
-        return {
-            "x": value["top_left_x"],
-            "y": value["top_left_y"],
-            "width": value["width"],
-            "height": value["height"],
-        }
-    return {k: value[k] for k in ("x", "y", "width", "height") if k in value} or None
-
-
-def _embedding(value) -> list[float]:
-    """The store keeps the outbox row small: base64 of little-endian float32. Subscribers get
-    plain numbers, which every language reads without knowing the byte order."""
-    if isinstance(value, str):
-        value = np.frombuffer(base64.b64decode(value), dtype="<f4")
-    return [round(float(v), 6) for v in value]
+def _embedding(value: str) -> list[float]:
+    """The outbox row stays small: base64 of little-endian float32. Subscribers get plain
+    numbers, which every language reads without knowing the byte order."""
+    return [round(float(v), 6) for v in np.frombuffer(base64.b64decode(value), dtype="<f4")]
 
 
 def _id(value):
@@ -102,15 +86,19 @@ def build_payload(
         "time": iso_time(event.created_at),
         "timestamp": round(event.created_at, 3),
         "device_id": device_id,
-        "face_set": body.get("face_set", body.get("face_set_name")),
+        "face_set": body.get("face_set"),
     }
     if event.type.startswith("face_set."):
         payload["face_set_id"] = body.get("face_set_id")
+    elif event.type.startswith("person."):  # the registry is not per face set
+        del payload["face_set"]
+        payload["person_id"] = _id(body.get("person_id"))
+        payload["name"] = body.get("name")
     else:
         payload["face_id"] = _id(body.get("face_id"))
         payload["person_id"] = _id(body.get("person_id"))
         payload["external_image_id"] = body.get("external_image_id")
-        payload["box"] = _box(body.get("box", body.get("bounding_box")))
+        payload["box"] = body.get("box")
         payload["quality"] = body.get("quality")
     if event.type in ("face.added", "face.updated"):
         payload["external_fields"] = body.get("external_fields") or {}
@@ -120,9 +108,8 @@ def build_payload(
         payload["source"] = body["source"]
     if include_embedding and body.get("embedding") is not None:
         payload["embedding"] = _embedding(body["embedding"])
-    thumbnail = body.get("thumbnail_jpeg", body.get("thumbnail"))
-    if include_thumbnail and thumbnail:
-        payload["thumbnail"] = thumbnail  # base64 JPEG around the face box
+    if include_thumbnail and body.get("thumbnail"):
+        payload["thumbnail"] = body["thumbnail"]  # base64 JPEG of the aligned 150 px chip
     return payload
 
 

@@ -19,7 +19,7 @@ import threading
 import time
 from typing import Callable
 
-from ..store import outbox
+from ..store import database, outbox
 from ..store.outbox import Event
 from .mqtt import MqttLink
 from .payloads import build_payload, encode
@@ -118,9 +118,7 @@ class OutboxPublisher:
 
     def _run(self) -> None:
         try:
-            conn = sqlite3.connect(self.db_path, timeout=10.0, isolation_level=None)
-            conn.execute("PRAGMA busy_timeout=10000")
-            conn.execute("PRAGMA synchronous=FULL")  # a delete that returned is on disk
+            conn = database.connect(self.db_path)  # the store's settings: a delete that returned is on disk
             try:
                 self._loop(conn)
             finally:
@@ -178,14 +176,11 @@ class OutboxPublisher:
                 done.append(event)
         if not done:
             return
-        # One transaction for the batch: one fsync instead of one per row on an SD card.
-        with conn:
-            conn.execute("BEGIN")
-            conn.executemany("DELETE FROM outbox WHERE seq = ?", [(e.seq,) for e in done])
+        outbox.acknowledge(conn, [e.seq for e in done])
         self.published += len(done)
         for event in done:
             if self.metrics:
-                self.metrics.events_published.inc(type=event.type)
+                self.metrics.events_published.labels(type=event.type).inc()
             if self.on_published:
                 try:
                     self.on_published(event)

@@ -4,6 +4,7 @@ retained state / Home Assistant discovery, started and stopped in the right orde
 from __future__ import annotations
 
 import logging
+import time
 from typing import Callable
 
 from ..config import MqttConfig
@@ -12,6 +13,8 @@ from .mqtt import MqttLink
 from .publisher import OutboxPublisher
 
 log = logging.getLogger(__name__)
+
+CONNECT_GRACE_S = 10.0  # a broker not reached this long after start-up makes /healthz unhealthy
 
 
 class EventService:
@@ -23,6 +26,7 @@ class EventService:
         db_path: str,
         face_counts: Callable[[], dict[str, int]],
         metrics=None,
+        configuration_url: str = "",  # the device page's link in Home Assistant
         poll_s: float = 0.25,  # the daemon wakes the publisher after each commit; polling catches other writers
     ):
         self.config = config
@@ -34,6 +38,7 @@ class EventService:
             face_counts=face_counts,
             ha_discovery=config.ha_discovery,
             ha_prefix=config.ha_prefix,
+            configuration_url=configuration_url,
         )
         self.publisher = OutboxPublisher(
             db_path,
@@ -48,6 +53,7 @@ class EventService:
             poll_s=poll_s,
         )
         self.link.on_connection_change = self._on_connection_change
+        self._started_at = time.monotonic()
 
     def _on_connection_change(self, connected: bool) -> None:
         if self.metrics:
@@ -58,6 +64,7 @@ class EventService:
             self.publisher.wake()
 
     def start(self) -> None:
+        self._started_at = time.monotonic()
         self.publisher.start()
         self.link.start()
 
@@ -71,6 +78,19 @@ class EventService:
 
     def status(self) -> dict:
         return self.publisher.status()
+
+    def health(self) -> dict:
+        """For /healthz: down when the publisher thread died, or when the broker has been out
+        of reach past the first connection attempts (events then wait in the outbox)."""
+        status = self.publisher.status()
+        connected = status["connected"]
+        starting = time.monotonic() - self._started_at < CONNECT_GRACE_S
+        return {
+            "ok": self.publisher.healthy and (connected or starting),
+            "connected": connected,
+            "outbox_depth": status["depth"],
+            "outbox_state": status["state"],
+        }
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Drain what the broker will take within most of the timeout, then say offline."""

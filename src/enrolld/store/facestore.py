@@ -1,29 +1,29 @@
 """The face store: face sets and faces in SQLite, one search index per set in memory.
 
 Every change is one transaction that also appends its event to the outbox; the in-memory
-index is updated under the same write lock right after the commit, so search never sees a
-face the database lost, and a deleted face leaves search the moment its delete returns.
+index is updated by an after-commit action of that transaction, so search never sees a face
+the database lost, and a deleted face leaves search the moment its delete returns.
 
     store = FaceStore(config)
     store.create_face_set("staff")
-    record = store.add_face("staff", analysis.largest, pipeline.model_id, person_id=42)
+    [record] = store.add_faces("staff", [analysis.largest], pipeline.model_id, person_id=42)
     hits = store.search("staff", embedding, pipeline.model_id, top_n=5, threshold=0.9)
 """
 
 from __future__ import annotations
 
-import base64
+import dataclasses
 import logging
+import sqlite3
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..config import Config
-from ..errors import NoFaceError, QualityError
 from ..vision.types import Face
 from . import faces as face_rows
-from . import facesets, filters, ids, outbox
+from . import facesets, filters, ids, outbox, persons
 from .database import Database
 from .errors import (
     CapacityError,
@@ -32,9 +32,11 @@ from .errors import (
     FaceSetNotFoundError,
     InvalidArgumentError,
     ModelMismatchError,
+    PersonNotFoundError,
 )
 from .faces import FaceRecord
 from .facesets import FaceSet
+from .persons import Person
 from .index import FaceSetIndex
 
 log = logging.getLogger(__name__)
@@ -58,25 +60,52 @@ class FaceStore:
     def __init__(self, config: Config, *, similarity_from_distance=None):
         self.config = config
         self.database = Database(config.store_path)
-        self._ids = ids.IdGenerator(config.device.node)
+        self._ids = ids.IdGenerator(config.device.node, after=ids.highest_issued(self.database.reader()))
         self._similarity = similarity_from_distance or _default_similarity()
         self._indexes: dict[str, FaceSetIndex] = {}
+        self._versions: dict[str, int] = {}  # faces_version each index reflects
         self._load_indexes()
 
     def _load_indexes(self) -> None:
         started = time.monotonic()
         conn = self.database.reader()
-        batches: dict[str, list] = {s.id: [] for s in facesets.all_sets(conn)}
+        sets = facesets.all_sets(conn)
+        batches: dict[str, list] = {s.id: [] for s in sets}
         for set_id, face_id, vector, model_id, created_at in face_rows.embeddings(conn):
             batches[set_id].append((face_id, vector, model_id, created_at))
-        for set_id, rows in batches.items():
-            index = FaceSetIndex(initial_capacity=max(64, len(rows)))
-            if rows:
-                face_ids, vectors, models, created = zip(*rows)
-                index.add_many(face_ids, np.stack(vectors), models, created)
-            self._indexes[set_id] = index
+        for face_set in sets:
+            self._install_index(face_set, batches[face_set.id])
         total = sum(len(i) for i in self._indexes.values())
         log.info("loaded %d faces in %d sets in %.0f ms", total, len(batches), (time.monotonic() - started) * 1e3)
+
+    def _install_index(self, face_set: FaceSet, rows) -> FaceSetIndex:
+        index = FaceSetIndex(initial_capacity=max(64, len(rows)))
+        if rows:
+            face_ids, vectors, models, created = zip(*rows)
+            index.add_many(face_ids, np.stack(vectors), models, created)
+        self._indexes[face_set.id] = index
+        self._versions[face_set.id] = face_set.faces_version
+        return index
+
+    def _current_index(self, face_set: FaceSet) -> FaceSetIndex:
+        """The set's index, reloaded first if another process (the CLI) changed its faces
+        since: its faces_version moved past the one our own commits left."""
+        if self._versions.get(face_set.id) == face_set.faces_version and face_set.id in self._indexes:
+            return self._indexes[face_set.id]
+        # Under the write lock our own commits' after-commit updates have all run, so a
+        # mismatch seen there is another writer's doing.
+        with self.database.transaction() as tx:
+            current = facesets.get(tx.conn, face_set.name)
+            if self._versions.get(current.id) == current.faces_version and current.id in self._indexes:
+                return self._indexes[current.id]
+            log.info("face set %r changed outside this process: reloading its index", current.name)
+            rows = [row[1:] for row in face_rows.embeddings(tx.conn, current.id)]
+            return self._install_index(current, rows)
+
+    def _note_version(self, tx, face_set_id: str) -> None:
+        """After this transaction commits, its set's faces_version is ours (not a stranger's)."""
+        (version,) = tx.conn.execute("SELECT faces_version FROM face_sets WHERE id = ?", (face_set_id,)).fetchone()
+        tx.after_commit(lambda: self._versions.__setitem__(face_set_id, version))
 
     # -- face sets -------------------------------------------------------------------------
 
@@ -89,13 +118,13 @@ class FaceStore:
             description=facesets.check_description(description),
             created_at=time.time(),
         )
-        with self.database.write_lock, self.database.write() as conn:
+        with self.database.transaction() as tx:
             limit = self.config.store.max_face_sets
-            if facesets.count(conn) >= limit:
+            if facesets.count(tx.conn) >= limit:
                 raise FaceSetLimitError(f"the appliance already holds {limit} face sets (store.max_face_sets)")
-            facesets.insert(conn, face_set)
-            outbox.append(conn, "face_set.created", {"face_set_name": face_set.name, "face_set_id": face_set.id})
-            self._indexes[face_set.id] = FaceSetIndex()
+            facesets.insert(tx.conn, face_set)
+            outbox.append(tx.conn, "face_set.created", {"face_set": face_set.name, "face_set_id": face_set.id})
+            tx.after_commit(lambda: self._install_index(face_set, []))
         return face_set
 
     def face_sets(self) -> list[FaceSet]:
@@ -107,44 +136,23 @@ class FaceStore:
         return facesets.get(self.database.reader(), name)
 
     def delete_face_set(self, name: str) -> FaceSet:
-        with self.database.write_lock:
-            with self.database.write() as conn:
-                face_set = facesets.get(conn, name)
-                facesets.delete(conn, face_set.id)  # faces and images go with it (ON DELETE CASCADE)
-                outbox.append(conn, "face_set.deleted", {"face_set_name": face_set.name, "face_set_id": face_set.id})
-            self._indexes.pop(face_set.id, None)
-            self.database.purge()
+        with self.database.transaction() as tx:
+            face_set = facesets.get(tx.conn, name)
+            facesets.delete(tx.conn, face_set.id)  # faces and images go with it (ON DELETE CASCADE)
+            outbox.append(tx.conn, "face_set.deleted", {"face_set": face_set.name, "face_set_id": face_set.id})
+            tx.after_commit(lambda: self._indexes.pop(face_set.id, None))
+        self.database.purge()
         return face_set
 
     def face_counts(self) -> dict[str, int]:
         """Faces per face set name (cheap: from memory), e.g. for Home Assistant sensors."""
-        return {s.name: len(self._indexes.get(s.id, ())) for s in self.face_sets()}
+        return {s.name: s.face_count for s in self.face_sets()}
 
     # -- faces -----------------------------------------------------------------------------
 
-    def add_face(
-        self,
-        face_set_name: str,
-        face: Face,
-        model_id: str,
-        person_id: int | None = None,
-        external_image_id: str | None = None,
-        external_fields: dict | None = None,
-        image: bytes | None = None,
-        *,
-        source: str = "api",
-        fields_from_text: bool = False,
-    ) -> FaceRecord:
-        """Enroll one analysed face (with its embedding) into a face set.
-
-        Refuses a face that failed the quality gate (QualityError, and an
-        `enrollment.refused` event), a full set (CapacityError), undeclared or mistyped
-        external fields (UnknownFieldError / InvalidArgumentError). `image` is the source
-        photo: kept only with `store.keep_images`, and used for the event's thumbnail."""
-        return self.add_faces(
-            face_set_name, [face], model_id, person_id=person_id, external_image_id=external_image_id,
-            external_fields=external_fields, image=image, source=source, fields_from_text=fields_from_text,
-        )[0]
+    def add_face(self, face_set_name: str, face: Face, model_id: str, **options) -> FaceRecord:
+        """add_faces for one face (options as there)."""
+        return self.add_faces(face_set_name, [face], model_id, **options)[0]
 
     def add_faces(
         self,
@@ -158,85 +166,104 @@ class FaceStore:
         image: bytes | None = None,
         source: str = "api",
         fields_from_text: bool = False,
+        event_extras=None,
     ) -> list[FaceRecord]:
-        """Enroll several faces of one photo (FRS `single=false`) in one transaction: every
-        face that passes the quality gate, or none if the set lacks room for them all."""
+        """Enroll faces of one photo, each with its embedding, in one transaction: all of
+        them, or none if the set lacks room (CapacityError) or a field is wrong
+        (UnknownFieldError / InvalidArgumentError). Which faces deserve enrolling is the
+        caller's decision (enrolld.enroll). `image` is the source photo, kept only with
+        `store.keep_images`; `event_extras[i]` is merged into face i's `face.added` event."""
         face_set = self.face_set(face_set_name)
         person_id = face_rows.check_int64("person_id", person_id)
         external_image_id = face_rows.check_external_image_id(external_image_id) or face_rows.new_external_image_id()
         fields = filters.check_fields(external_fields, face_set.external_fields, from_text=fields_from_text)
         faces = list(faces)
-        if not faces:
-            raise NoFaceError("no face found in the image")
-        accepted = [f for f in faces if f.quality.passed]
-        if not accepted:
-            reasons = faces[0].quality.reasons or ("quality",)
-            self._refuse(face_set, reasons, source)
-            raise QualityError(tuple(reasons))
-        for face in accepted:
-            if face.embedding is None:
-                raise ValueError("add_faces needs faces analysed with embed=True")
+        extras = list(event_extras) if event_extras is not None else [{} for _ in faces]
+        if not faces or len(extras) != len(faces) or any(f.embedding is None for f in faces):
+            raise ValueError("add_faces needs at least one face, each with its embedding (and one extras dict each)")
         keep_image = image if self.config.store.keep_images else None
         records = []
-        with self.database.write_lock:
-            with self.database.write() as conn:
-                current = facesets.get(conn, face_set.name)  # the count inside this transaction
-                if current.id != face_set.id:
-                    raise FaceSetNotFoundError(face_set.name)
-                if current.face_count + len(accepted) > current.capacity:
-                    raise CapacityError(
-                        f"face set {face_set.name!r} is full ({current.face_count} of {current.capacity} faces)"
-                    )
-                for face in accepted:
-                    now = time.time()
-                    record = FaceRecord(
-                        face_id=self._ids.next_id(),
-                        face_set_id=face_set.id,
-                        face_set_name=face_set.name,
-                        person_id=person_id if person_id is not None else self._ids.next_id(),
-                        external_image_id=external_image_id,
-                        external_fields=fields,
-                        box=face.box,
-                        quality=face.quality.as_dict(),
-                        model_id=model_id,
-                        created_at=now,
-                    )
-                    face_rows.insert(conn, record, face.embedding, keep_image)
-                    outbox.append(conn, "face.added", self._added_body(record, face, image, source))
-                    records.append((record, face.embedding))
-            index = self._indexes.setdefault(face_set.id, FaceSetIndex())
-            index.add_many(
-                [r.face_id for r, _ in records], np.stack([e for _, e in records]),
-                [model_id] * len(records), [r.created_at for r, _ in records],
-            )
-        return [r for r, _ in records]
+        with self.database.transaction() as tx:
+            current = facesets.get(tx.conn, face_set.name)  # the count inside this transaction
+            self._ids.advance_past(ids.highest_issued(tx.conn))  # ids another process issued meanwhile
+            if current.id != face_set.id:
+                raise FaceSetNotFoundError(face_set.name)
+            if current.face_count + len(faces) > current.capacity:
+                raise CapacityError(
+                    f"face set {face_set.name!r} is full ({current.face_count} of {current.capacity} faces)"
+                )
+            for face, extra in zip(faces, extras):
+                record = FaceRecord(
+                    face_id=self._ids.next_id(),
+                    face_set_id=face_set.id,
+                    face_set_name=face_set.name,
+                    person_id=person_id if person_id is not None else self._ids.next_id(),
+                    external_image_id=external_image_id,
+                    external_fields=fields,
+                    box=face.box,
+                    quality=face.quality.as_dict(),
+                    model_id=model_id,
+                    created_at=time.time(),
+                )
+                face_rows.insert(tx.conn, record, face.embedding, keep_image)
+                body = {**record.event_body(), "source": source, "box": face.box.as_dict(), "quality": record.quality}
+                outbox.append(tx.conn, "face.added", {**body, **extra})
+                records.append(record)
+            tx.after_commit(lambda: self._index_of(face_set.id).add_many(
+                [r.face_id for r in records], np.stack([f.embedding for f in faces]),
+                [model_id] * len(records), [r.created_at for r in records],
+            ))
+            self._note_version(tx, face_set.id)
+        return records
 
-    def _added_body(self, record: FaceRecord, face: Face, image: bytes | None, source: str) -> dict:
-        b = record.box
-        body = record.event_body()
-        body["source"] = source  # lets subscribers tell button enrollments from API ones
-        body["box"] = {"x": b.x, "y": b.y, "width": b.width, "height": b.height}
-        body["quality"] = record.quality
-        if self.config.mqtt.include_embedding:
-            body["embedding"] = base64.b64encode(np.asarray(face.embedding, dtype="<f4").tobytes()).decode()
-        if self.config.mqtt.include_thumbnail and image is not None:
-            from .thumbnails import face_thumbnail
+    def restore_faces(self, face_set_name: str, faces, *, model_id: str) -> None:
+        """Put exported faces back with their own ids (enrolld import): [(FaceRecord, embedding)],
+        all in one transaction or none (an id already here, a full set, a bad field)."""
+        face_set = self.face_set(face_set_name)
+        with self.database.transaction() as tx:
+            if face_set.face_count + len(faces) > face_set.capacity:
+                raise CapacityError(f"face set {face_set.name!r} has room for {face_set.capacity - face_set.face_count} faces")
+            restored = []
+            for record, embedding in faces:
+                record = dataclasses.replace(
+                    record, face_set_id=face_set.id, face_set_name=face_set.name, model_id=model_id,
+                    external_fields=filters.check_fields(record.external_fields, face_set.external_fields),
+                )
+                try:
+                    face_rows.insert(tx.conn, record, embedding, None)
+                except sqlite3.IntegrityError:
+                    raise InvalidArgumentError(f"face {record.face_id} is already on this appliance", field="face_id") from None
+                outbox.append(tx.conn, "face.added", {**record.event_body(), "source": "import"})
+                restored.append((record, embedding))
+            if restored:
+                tx.after_commit(lambda: self._index_of(face_set.id).add_many(
+                    [r.face_id for r, _ in restored], np.stack([e for _, e in restored]),
+                    [model_id] * len(restored), [r.created_at for r, _ in restored],
+                ))
+            self._ids.advance_past(ids.highest_issued(tx.conn))
+            self._note_version(tx, face_set.id)
 
-            jpeg = face_thumbnail(image, record.box)
-            if jpeg is not None:
-                body["thumbnail_jpeg"] = base64.b64encode(jpeg).decode()
-        return body
+    def faces_with_embeddings(self, face_set_name: str) -> tuple[FaceSet, list]:
+        """The set and every face of it with its stored embedding (enrolld export)."""
+        face_set = self.face_set(face_set_name)
+        conn = self.database.reader()
+        vectors = {face_id: vector for _, face_id, vector, _, _ in face_rows.embeddings(conn, face_set.id)}
+        records = face_rows.select(conn, face_set.id, face_set.name, "1", [])
+        return face_set, [(r, vectors[r.face_id]) for r in records if r.face_id in vectors]
 
-    def _refuse(self, face_set: FaceSet, reasons, source: str) -> None:
-        with self.database.write() as conn:
-            outbox.append(
-                conn, "enrollment.refused",
-                {"face_set_name": face_set.name, "reasons": list(reasons), "source": source},
-            )
+    def new_person_id(self) -> int:
+        """A fresh person id (an enrollment without one gets one the same way)."""
+        return self._ids.next_id()
 
-    def refuse_enrollment(self, face_set_name: str, reasons, *, source: str = "api") -> None:
-        """Record (as an event) that a photo could not be enrolled, e.g. no face in it."""
-        self._refuse(self.face_set(face_set_name), reasons, source)
+    def _index_of(self, face_set_id: str) -> FaceSetIndex:
+        return self._indexes.setdefault(face_set_id, FaceSetIndex())
+
+    def record_refusal(self, face_set_name: str, reasons, *, source: str = "api") -> None:
+        """Record (as an `enrollment.refused` event) that a photo could not be enrolled."""
+        face_set = self.face_set(face_set_name)
+        with self.database.transaction() as tx:
+            outbox.append(tx.conn, "enrollment.refused",
+                          {"face_set": face_set.name, "reasons": list(reasons), "source": source})
 
     def face(self, face_set_name: str, face_id: int) -> FaceRecord:
         face_set = self.face_set(face_set_name)
@@ -255,12 +282,12 @@ class FaceStore:
         face_set = self.face_set(face_set_name)
         external_image_id = face_rows.check_external_image_id(external_image_id)
         fields = None if external_fields is None else filters.check_fields(external_fields, face_set.external_fields)
-        with self.database.write_lock, self.database.write() as conn:
-            old = face_rows.get(conn, face_set.id, face_set.name, face_id)
+        with self.database.transaction() as tx:
+            old = face_rows.get(tx.conn, face_set.id, face_set.name, face_id)
             new_fields = fields if fields is not None else old.external_fields
-            face_rows.update(conn, face_id, external_image_id or old.external_image_id, new_fields)
-            record = face_rows.get(conn, face_set.id, face_set.name, face_id)
-            outbox.append(conn, "face.updated", record.event_body())
+            face_rows.update(tx.conn, face_id, external_image_id or old.external_image_id, new_fields)
+            record = face_rows.get(tx.conn, face_set.id, face_set.name, face_id)
+            outbox.append(tx.conn, "face.updated", record.event_body())
         return record
 
     def delete_faces(self, face_set_name: str, *, face_id=None, external_image_id=None, fields=None, filter=None) -> int:
@@ -282,18 +309,75 @@ class FaceStore:
             where, params = filters.filter_sql(filter, face_set.external_fields)
         else:
             raise InvalidArgumentError("say which faces to delete", field="face_id")
-        with self.database.write_lock:
-            with self.database.write() as conn:
-                doomed = face_rows.select(conn, face_set.id, face_set.name, where, params)
-                face_rows.delete(conn, [r.face_id for r in doomed])
-                for record in doomed:
-                    outbox.append(conn, "face.deleted", record.event_body())
-            index = self._indexes.get(face_set.id)
-            if index is not None:
-                index.remove(r.face_id for r in doomed)
-            if doomed:
-                self.database.purge()
+        with self.database.transaction() as tx:
+            doomed = face_rows.select(tx.conn, face_set.id, face_set.name, where, params)
+            face_rows.delete(tx.conn, [r.face_id for r in doomed])
+            for record in doomed:
+                outbox.append(tx.conn, "face.deleted", record.event_body())
+            tx.after_commit(lambda: self._index_of(face_set.id).remove(r.face_id for r in doomed))
+            self._note_version(tx, face_set.id)
+        if doomed:
+            self.database.purge()
         return len(doomed)
+
+    # -- persons (names) -------------------------------------------------------------------
+
+    def set_person_name(self, person_id: int, name: str) -> Person:
+        person_id = face_rows.check_int64("person_id", person_id)
+        if person_id is None:
+            raise InvalidArgumentError("person_id is required", field="person_id")
+        name = persons.check_name(name)
+        with self.database.transaction() as tx:
+            person = persons.set_name(tx.conn, person_id, name)
+            outbox.append(tx.conn, "person.named", person.event_body())
+        return person
+
+    def person(self, person_id: int) -> Person | None:
+        return persons.get(self.database.reader(), person_id)
+
+    def person_name(self, person_id: int) -> str | None:
+        person = self.person(person_id)
+        return person.name if person else None
+
+    def person_names(self, person_ids) -> dict[int, str]:
+        return persons.names(self.database.reader(), person_ids)
+
+    def person_by_name(self, name: str) -> Person | None:
+        return persons.by_name(self.database.reader(), name)
+
+    def persons(self, *, offset: int = 0, limit: int = 100) -> list[Person]:
+        return persons.page(self.database.reader(), offset, limit)
+
+    def faces_of_person(self, person_id: int) -> dict[str, int]:
+        """How many faces the person has in each face set that holds any."""
+        rows = self.database.reader().execute(
+            "SELECT s.name, COUNT(*) FROM faces f JOIN face_sets s ON s.id = f.face_set_id "
+            "WHERE f.person_id = ? GROUP BY s.name ORDER BY s.name", (person_id,),
+        ).fetchall()
+        return dict(rows)
+
+    def forget_person(self, person_id: int, *, delete_faces: bool = False) -> int:
+        """Forget the person's name; with delete_faces, every face of theirs in every set goes
+        too (one transaction). Returns how many faces went; FaceNotFoundError if there was
+        neither a name nor a face to forget."""
+        sets = [self.face_set(name) for name in self.faces_of_person(person_id)] if delete_faces else []
+        with self.database.transaction() as tx:
+            named = persons.delete(tx.conn, person_id)
+            doomed = [(s, face_rows.select(tx.conn, s.id, s.name, "person_id = ?", [person_id])) for s in sets]
+            for face_set, records in doomed:
+                face_rows.delete(tx.conn, [r.face_id for r in records])
+                for record in records:
+                    outbox.append(tx.conn, "face.deleted", record.event_body())
+                tx.after_commit(lambda s=face_set, rs=records: self._index_of(s.id).remove(r.face_id for r in rs))
+                self._note_version(tx, face_set.id)
+            deleted = sum(len(records) for _, records in doomed)
+            if not named and not deleted:
+                raise PersonNotFoundError(f"person {person_id} has neither a name nor faces")
+            if named:
+                outbox.append(tx.conn, "person.forgotten", {"person_id": person_id})
+        if deleted:
+            self.database.purge()
+        return deleted
 
     # -- search ----------------------------------------------------------------------------
 
@@ -313,16 +397,17 @@ class FaceStore:
         (or in `sort` order: [{field: "asc"|"desc"}] on declared external fields)."""
         face_set = self.face_set(face_set_name)
         sort_keys = filters.check_sort(sort, face_set.external_fields)
-        index = self._indexes.get(face_set.id)
-        if index is None or not len(index):
+        # Checked before looking at the index: an invalid filter is refused on an empty set too.
+        condition = None if filter is None else filters.filter_sql(filter, face_set.external_fields)
+        index = self._current_index(face_set)
+        if not len(index):
             return []
         foreign = [m for m in index.models() if m != model_id]
         if foreign:
             raise ModelMismatchError(face_set.name, foreign, model_id)
         allowed = None
-        if filter is not None:
-            where, params = filters.filter_sql(filter, face_set.external_fields)
-            allowed = face_rows.select_ids(self.database.reader(), face_set.id, where, params)
+        if condition is not None:
+            allowed = face_rows.select_ids(self.database.reader(), face_set.id, *condition)
         found, distances = index.search(embedding, top_n, allowed_ids=allowed, created_after=created_after)
         similarities = np.asarray(self._similarity(distances), dtype=np.float64)
         keep = similarities >= threshold
@@ -339,8 +424,9 @@ class FaceStore:
 
     def embedding_of(self, face_set_name: str, face_id: int) -> tuple[np.ndarray, str]:
         """A stored face's embedding and model (FRS search by face_id)."""
-        face = self.face(face_set_name, face_id)
-        vector = self._indexes[face.face_set_id].vector(face.face_id)
+        face_set = self.face_set(face_set_name)
+        face = face_rows.get(self.database.reader(), face_set.id, face_set.name, face_id)
+        vector = self._current_index(face_set).vector(face.face_id)
         if vector is None:
             raise FaceNotFoundError(f"face {face_id} does not exist in face set {face_set_name!r}")
         return vector, face.model_id
@@ -353,6 +439,10 @@ class FaceStore:
 
     def healthy(self) -> bool:
         return self.database.healthy()
+
+    def status(self) -> dict:
+        """For /healthz: the file answers a read."""
+        return {"ok": self.database.healthy()}
 
     def close(self) -> None:
         self.database.close()

@@ -1,19 +1,23 @@
-"""The store's schema, one sqlite-utils migration per change. Never edit an applied migration:
-add a new one."""
+"""The store's schema, one migration per change, on the standard library's sqlite3.
+
+Never edit an applied migration: add a new function to MIGRATIONS. Each runs in its own
+transaction with its name recorded, so a crash half-way leaves the schema as it was.
+
+Databases made by enrolld 0.1 recorded their migrations in sqlite-utils' `_sqlite_migrations`
+table (migration set "enrolld.store"); those names count as applied, so they keep working.
+"""
 
 from __future__ import annotations
 
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
+import sqlite3
+import time
 
-from . import outbox
+MIGRATIONS_TABLE = "_enrolld_migrations"
+LEGACY_TABLE, LEGACY_SET = "_sqlite_migrations", "enrolld.store"
 
-migrations = Migrations("enrolld.store")
 
-
-@migrations()
-def m001_face_sets_faces_outbox(db: Database) -> None:
-    db.execute(
+def m001_face_sets_faces_outbox(conn: sqlite3.Connection) -> None:
+    conn.execute(
         """
         CREATE TABLE face_sets (
             id TEXT PRIMARY KEY,                 -- 8 random letters (FRS face_set_id)
@@ -26,7 +30,7 @@ def m001_face_sets_faces_outbox(db: Database) -> None:
         )
         """
     )
-    db.execute(
+    conn.execute(
         """
         CREATE TABLE faces (
             face_id INTEGER PRIMARY KEY,         -- time-ordered, node-tagged (store/ids.py)
@@ -43,9 +47,9 @@ def m001_face_sets_faces_outbox(db: Database) -> None:
         )
         """
     )
-    db.execute("CREATE INDEX faces_by_set_image ON faces (face_set_id, external_image_id)")
-    db.execute("CREATE INDEX faces_by_set_person ON faces (face_set_id, person_id)")
-    db.execute(
+    conn.execute("CREATE INDEX faces_by_set_image ON faces (face_set_id, external_image_id)")
+    conn.execute("CREATE INDEX faces_by_set_person ON faces (face_set_id, person_id)")
+    conn.execute(
         """
         CREATE TABLE face_images (               -- only with store.keep_images
             face_id INTEGER PRIMARY KEY REFERENCES faces(face_id) ON DELETE CASCADE,
@@ -54,22 +58,100 @@ def m001_face_sets_faces_outbox(db: Database) -> None:
         """
     )
     # The count lives in the same transaction as the insert, so capacity checks are exact.
-    db.execute(
+    conn.execute(
         """
         CREATE TRIGGER faces_count_insert AFTER INSERT ON faces BEGIN
             UPDATE face_sets SET face_count = face_count + 1 WHERE id = NEW.face_set_id;
         END
         """
     )
-    db.execute(
+    conn.execute(
         """
         CREATE TRIGGER faces_count_delete AFTER DELETE ON faces BEGIN
             UPDATE face_sets SET face_count = face_count - 1 WHERE id = OLD.face_set_id;
         END
         """
     )
-    db.execute(outbox.SCHEMA)
+    # The outbox: one row per change, written in the transaction of the change (outbox.py).
+    conn.execute(
+        """
+        CREATE TABLE outbox (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            event_id TEXT NOT NULL UNIQUE,
+            type TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            body TEXT NOT NULL
+        )
+        """
+    )
 
 
-def apply(db: Database) -> None:
-    migrations.apply(db)
+def m002_persons(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        """
+        CREATE TABLE persons (                   -- the person registry: a display name per person id
+            person_id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        )
+        """
+    )
+    conn.execute("CREATE UNIQUE INDEX persons_by_name ON persons (name COLLATE NOCASE)")
+
+
+
+def m005_faces_version(conn: sqlite3.Connection) -> None:
+    """A per-set counter every face insert or delete bumps, whichever process made it (the
+    CLI's `enroll` and `import` write beside the daemon): a changed counter tells the
+    daemon's in-memory index to reload that set."""
+    conn.execute("ALTER TABLE face_sets ADD COLUMN faces_version INTEGER NOT NULL DEFAULT 0")
+    conn.execute("DROP TRIGGER faces_count_insert")
+    conn.execute("DROP TRIGGER faces_count_delete")
+    conn.execute(
+        """
+        CREATE TRIGGER faces_count_insert AFTER INSERT ON faces BEGIN
+            UPDATE face_sets SET face_count = face_count + 1, faces_version = faces_version + 1
+            WHERE id = NEW.face_set_id;
+        END
+        """
+    )
+    conn.execute(
+        """
+        CREATE TRIGGER faces_count_delete AFTER DELETE ON faces BEGIN
+            UPDATE face_sets SET face_count = face_count - 1, faces_version = faces_version + 1
+            WHERE id = OLD.face_set_id;
+        END
+        """
+    )
+
+MIGRATIONS = (m001_face_sets_faces_outbox, m002_persons, m005_faces_version)
+
+
+def applied(conn: sqlite3.Connection) -> set[str]:
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+    names = {row[0] for row in conn.execute(f"SELECT name FROM {MIGRATIONS_TABLE}")}
+    legacy = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (LEGACY_TABLE,)).fetchone()
+    if legacy:
+        names.update(r[0] for r in conn.execute(f"SELECT name FROM {LEGACY_TABLE} WHERE migration_set=?", (LEGACY_SET,)))
+    return names
+
+
+def apply(conn: sqlite3.Connection) -> list[str]:
+    """Apply what this file has and the database lacks; returns the names applied.
+    `conn` is in autocommit mode (isolation_level=None)."""
+    done = applied(conn)
+    new = []
+    for migration in MIGRATIONS:
+        if migration.__name__ in done:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            migration(conn)
+            conn.execute(f"INSERT INTO {MIGRATIONS_TABLE} (name, applied_at) VALUES (?, ?)", (migration.__name__, time.time()))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        new.append(migration.__name__)
+    return new

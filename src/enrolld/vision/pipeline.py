@@ -6,6 +6,7 @@ the one thread that calls it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 
@@ -83,10 +84,18 @@ class Pipeline:
                 started = time.perf_counter()
                 embedding = self.embedder.embed(chip)
                 embed_ms += _ms_since(started)
-            faces.append(Face(box, keypoints.astype(np.float32), detection.score, verdict, embedding))
+            faces.append(Face(box, keypoints.astype(np.float32), detection.score, verdict, embedding, chip))
         timings["align_ms"] = align_ms
         timings["embed_ms"] = embed_ms
         return Analysis(decoded.width, decoded.height, tuple(faces), timings)
+
+    def embed_face(self, face: Face) -> Face:
+        """The face with its embedding, from the chip it already carries (no second detection)."""
+        if face.embedding is not None:
+            return face
+        if face.chip is None:
+            raise ValueError("embed_face needs a face analysed by this pipeline (with its chip)")
+        return dataclasses.replace(face, embedding=self.embedder.embed(face.chip))
 
     def healthy(self) -> bool:
         """Cheap end-to-end check for the watchdog: the detector still answers."""

@@ -20,6 +20,9 @@ class Box:
     def area(self) -> int:
         return self.width * self.height
 
+    def as_dict(self) -> dict:
+        return {"x": self.x, "y": self.y, "width": self.width, "height": self.height}
+
     def as_frs(self) -> dict:
         return {"top_left_x": self.x, "top_left_y": self.y, "width": self.width, "height": self.height}
 
@@ -53,6 +56,9 @@ class Face:
     score: float
     quality: Quality
     embedding: np.ndarray | None = field(default=None, repr=False)  # (128,) float32, unit length
+    # The aligned 150 px BGR chip the embedder sees: the event thumbnail, and what lets a
+    # burst embed its chosen frame later without detecting it again.
+    chip: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,12 @@
 """The one thread that owns the interpreters (TFLite interpreters are not thread-safe).
 
 HTTP handlers and the camera submit jobs to a bounded queue and wait on a future with a
-timeout; a full queue is an explicit BusyError, never a hang.
+timeout; a full queue is an explicit BusyError, never a hang. Each job's wall time, queue wait
+included (the latency a caller actually sees), goes to an optional observer:
+
+    worker = VisionWorker(pipeline, queue_size=16, timeout_s=20,
+                          observer=lambda stage, seconds: histogram.labels(stage=stage).observe(seconds))
+    analysis = worker.analyze(jpeg_bytes)
 """
 
 from __future__ import annotations
@@ -11,33 +16,50 @@ import queue
 import threading
 import time
 from concurrent.futures import Future, TimeoutError as FutureTimeout
+from typing import Callable
+
+import numpy as np
 
 from ..errors import BusyError
+from .types import Analysis, Face
 
 log = logging.getLogger(__name__)
 
 _STOP = object()
 
+Observer = Callable[[str, float], None]  # (stage, seconds)
+
 
 class VisionWorker:
-    def __init__(self, pipeline, queue_size: int = 16, timeout_s: float = 20.0):
+    def __init__(self, pipeline, queue_size: int = 16, timeout_s: float = 20.0, *, observer: Observer | None = None):
         self.pipeline = pipeline
         self.model_id = pipeline.model_id
+        self.backend_name = getattr(pipeline, "backend_name", "")
         self.timeout_s = timeout_s
+        self.observer = observer
         self.jobs: queue.Queue = queue.Queue(maxsize=queue_size)
         self.last_ok = time.monotonic()
         self.busy_count = 0
+        self._probe_ok = True  # the last probe()'s answer, what /healthz reports
         self._thread = threading.Thread(target=self._run, name="vision-worker", daemon=True)
         self._thread.start()
 
-    def analyze(self, data: bytes, **options):
-        """Run pipeline.analyze(data, **options) on the worker thread."""
-        return self.call("analyze", data, **options)
+    # typed jobs ---------------------------------------------------------------------------
 
-    def analyze_image(self, image, **options):
-        return self.call("analyze_image", image, **options)
+    def analyze(self, data: bytes, *, embed: bool = True, largest_only: bool = False) -> Analysis:
+        """Image bytes → faces (decode, detect, align, quality gate, and the embedding)."""
+        return self._call("analyze", self.pipeline.analyze, data, embed=embed, largest_only=largest_only)
 
-    def call(self, method: str, *args, **kwargs):
+    def analyze_frame(self, image: np.ndarray, *, embed: bool = True, largest_only: bool = False) -> Analysis:
+        """A camera frame, already decoded (BGR uint8)."""
+        return self._call("analyze_frame", self.pipeline.analyze_image, image, embed=embed, largest_only=largest_only)
+
+    def embed_face(self, face: Face) -> Face:
+        """A face analysed without its embedding, now with it (from its chip; no detection)."""
+        return self._call("embed_face", self.pipeline.embed_face, face)
+
+    def _call(self, stage: str, method, *args, **kwargs):
+        started = time.perf_counter()
         future: Future = Future()
         try:
             self.jobs.put_nowait((future, method, args, kwargs))
@@ -50,19 +72,47 @@ class VisionWorker:
             future.cancel()
             self.busy_count += 1
             raise BusyError(f"the image was not processed within {self.timeout_s:g} s; try again shortly") from None
+        finally:
+            if self.observer is not None:
+                self.observer(stage, time.perf_counter() - started)
 
-    def healthy(self) -> bool:
-        """Alive, and the pipeline answers through the queue like any caller."""
+    # health -------------------------------------------------------------------------------
+
+    def probe(self) -> bool:
+        """Run the pipeline's own check through the queue like any caller (the watchdog does,
+        on its timer); remembered for status()."""
         if not self._thread.is_alive():
+            self._probe_ok = False
             return False
         try:
-            return bool(self.call("healthy"))
+            self._probe_ok = bool(self._call("probe", self.pipeline.healthy))
         except BusyError:
             # A queue full of real work is not a hang as long as work keeps finishing.
-            return time.monotonic() - self.last_ok < self.timeout_s
+            self._probe_ok = time.monotonic() - self.last_ok < self.timeout_s
+        return self._probe_ok
 
-    def close(self, timeout: float = 10.0) -> None:
-        """Finish what is queued, then stop."""
+    def status(self) -> dict:
+        """The last known state, cheap enough for every /healthz request."""
+        return {
+            "ok": self._thread.is_alive() and self._probe_ok,
+            "backend": self.backend_name,
+            "model": self.model_id,
+            "queued": self.jobs.qsize(),
+            "busy_refusals": self.busy_count,
+        }
+
+    def close(self, timeout: float = 10.0, *, cancel_pending: bool = False) -> None:
+        """Finish what is queued (or, with cancel_pending, only the job running: the rest get
+        BusyError), then stop. The daemon cancels at shutdown once HTTP has stopped: nobody
+        waits for those answers, and a thread killed inside an inference aborts the process."""
+        if cancel_pending:
+            while True:
+                try:
+                    job = self.jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is not _STOP and job[0].set_running_or_notify_cancel():
+                    job[0].set_exception(BusyError("the appliance is shutting down"))
         self.jobs.put(_STOP)
         self._thread.join(timeout)
 
@@ -75,7 +125,7 @@ class VisionWorker:
             if not future.set_running_or_notify_cancel():
                 continue
             try:
-                future.set_result(getattr(self.pipeline, method)(*args, **kwargs))
+                future.set_result(method(*args, **kwargs))
                 self.last_ok = time.monotonic()
             except BaseException as e:  # noqa: BLE001 - handed to the caller, who re-raises
                 future.set_exception(e)

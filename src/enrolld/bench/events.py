@@ -9,7 +9,6 @@ Mosquitto is started on a free port; with --config the [mqtt] section (TLS, cred
 from __future__ import annotations
 
 import json
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -17,46 +16,39 @@ from pathlib import Path
 import numpy as np
 
 from .. import config as config_mod
+from ..errors import EnrolldError
 
 
-def register(subparsers) -> None:
-    from ..cli import subgroup
-
-    bench = subgroup(subparsers, "bench", "measure the appliance")
-    events = bench.add_parser("events", help="commit-to-subscriber latency of MQTT events (JSON line)")
-    events.add_argument("--count", type=int, default=500, help="events to commit (default 500)")
-    events.add_argument("--rate", type=float, default=100.0, help="commits per second (default 100)")
-    events.add_argument("--broker", metavar="HOST:PORT", default=None,
-                        help="an existing broker (default: start a private mosquitto)")
-    events.add_argument("--config", metavar="PATH", default=None, help="take [mqtt] settings from this config")
-    events.set_defaults(func=bench_events)
+class BrokerUnreachableError(EnrolldError):
+    """The benchmark's subscriber or publisher could not reach the broker in time."""
 
 
 def _percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q)) if values else float("nan")
 
 
-def bench_events(args) -> int:
-    with tempfile.TemporaryDirectory(prefix="enrolld-bench-") as tmp:
-        result = run_bench(count=args.count, rate=args.rate, broker=args.broker, config_path=args.config, workdir=tmp)
-    print(json.dumps(result))
-    return 0 if result["lost"] == 0 else 1
+def parse_broker(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise EnrolldError(f"--broker must be HOST:PORT, not {text!r}")
+    return host, int(port)
 
 
-def run_bench(*, count: int, rate: float, broker: str | None, config_path: str | None, workdir: str) -> dict:
+def run_bench(*, count: int, rate: float, broker: str | None, config_path: str | None, workdir: str,
+              connect_timeout_s: float = 10.0) -> dict:
     import paho.mqtt.client as mqtt
 
+    from ..events.service import EventService
     from ..store.facestore import FaceStore
     from ..vision.types import Box, Face, Quality
     from .mosquitto import MosquittoBroker
-    from .service import EventService
 
     base = config_mod.load(config_path) if config_path else config_mod.load(None)
     private = None
     mqtt_settings = dict(config_mod.redacted(base)["mqtt"], password=base.mqtt.password)
     if broker:
-        host, _, port = broker.rpartition(":")
-        mqtt_settings.update(host=host, port=int(port))
+        host, port = parse_broker(broker)
+        mqtt_settings.update(host=host, port=port)
     elif not config_path:
         private = MosquittoBroker(Path(workdir) / "mosquitto")
         private.start()
@@ -104,13 +96,15 @@ def run_bench(*, count: int, rate: float, broker: str | None, config_path: str |
                            face_counts=store.face_counts)
     committed: dict[str, float] = {}
     try:
-        if not subscribed.wait(10):
-            raise SystemExit("bench: the subscriber could not subscribe within 10 s")
+        if not subscribed.wait(connect_timeout_s):
+            raise BrokerUnreachableError(
+                f"the subscriber could not subscribe at {config.mqtt.host}:{config.mqtt.port} within {connect_timeout_s:g} s")
         store.create_face_set("bench")
         service.start()
         store.on_commit(service.wake)  # as the daemon wires it: every commit wakes the publisher
-        if not service.link.wait_connected(10):
-            raise SystemExit("bench: the publisher could not connect within 10 s")
+        if not service.link.wait_connected(connect_timeout_s):
+            raise BrokerUnreachableError(
+                f"the publisher could not connect to {config.mqtt.host}:{config.mqtt.port} within {connect_timeout_s:g} s")
         rng = np.random.default_rng(0)
         quality = Quality(True, (), 120, 100.0, 0.0, 0.0, 0.99)
         interval = 1.0 / rate if rate > 0 else 0.0

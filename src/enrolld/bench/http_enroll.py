@@ -27,7 +27,7 @@ def _usable_images(pipeline, files: list[Path]) -> list[Path]:
     """Images AccuAuth's add_face accepts and whose largest face passes the quality gate
     (so errors count server failures, not refusals the contract demands)."""
     from ..errors import ImageError
-    from .images import check_accuauth_image
+    from ..api.images import check_accuauth_image
 
     usable = []
     for path in files:
@@ -53,11 +53,12 @@ def _pipeline_rps(pipeline, blobs: list[bytes], seconds: float) -> float:
 
 
 def run(config, images_dir: Path, concurrency: int, seconds: float) -> dict:
+    from ..api.app import ApiServices, create_app
+    from ..api.server import make_server
     from ..store.facestore import FaceStore
-    from ..vision.bench import image_files
     from ..vision.pipeline import build_pipeline
     from ..vision.worker import VisionWorker
-    from .app import ApiServices, create_app, make_server, stop_server
+    from .pipeline import image_files
 
     pipeline = build_pipeline(config)
     usable = _usable_images(pipeline, image_files(images_dir))
@@ -84,13 +85,13 @@ def run(config, images_dir: Path, concurrency: int, seconds: float) -> dict:
                            "headers": {"X-DF-API-ID": api_id, "X-DF-API-SECRET": api_secret},
                            "files": [str(p) for p in usable], "concurrency": concurrency,
                            "seconds": seconds}, spec)
-            child = subprocess.run([sys.executable, "-m", "enrolld.api.bench", spec.name], capture_output=True, text=True, check=False)
+            child = subprocess.run([sys.executable, "-m", "enrolld.bench.http_enroll", spec.name], capture_output=True, text=True, check=False)
             Path(spec.name).unlink(missing_ok=True)
             if child.returncode != 0:
                 raise EnrolldError(f"bench client failed: {child.stderr.strip()[-500:]}")
             client = json.loads(child.stdout)
         finally:
-            stop_server(server)
+            server.stop()
             thread.join(5)
             worker.close()
             store.close()

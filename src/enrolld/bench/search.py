@@ -1,7 +1,7 @@
 """`enrolld bench search`: query latency of one face set of N random 128-D unit vectors,
 through FaceStore.search (index + similarity + the SQLite lookup of the hits).
 
-Runs as `python -m enrolld.store.bench` in a child process started with OMP/OpenBLAS/MKL
+Runs as `python -m enrolld.bench.search` in a child process started with OMP/OpenBLAS/MKL
 threads set to 1, because those variables only count before numpy is imported.
 """
 
@@ -35,7 +35,7 @@ def bench_search(faces: int, top_n: int, queries: int = QUERIES) -> dict:
 
     from .. import config as config_mod
     from ..vision.types import Box, Face, Quality
-    from .facestore import FaceStore
+    from ..store.facestore import FaceStore
 
     rng = np.random.default_rng(0)
     quality = Quality(True, (), 100, 100.0, 0.0, 0.0, 0.99)
@@ -75,7 +75,7 @@ def bench_search(faces: int, top_n: int, queries: int = QUERIES) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m enrolld.store.bench")
+    parser = argparse.ArgumentParser(prog="python -m enrolld.bench.search")
     parser.add_argument("--faces", type=int, required=True)
     parser.add_argument("--top-n", type=int, default=10)
     parser.add_argument("--queries", type=int, default=QUERIES)

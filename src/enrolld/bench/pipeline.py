@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from ..errors import EnrolldError, ImageError
-from .decode import FORMATS, IMAGE_SUFFIXES
+from ..vision.decode import FORMATS, IMAGE_SUFFIXES
 STAGES = ("decode_ms", "detect_ms", "align_ms", "embed_ms")
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import EnrolldError, ImageError
-from .similarity import similarity_from_distance
+from ..vision.similarity import similarity_from_distance
 
 DEFAULT_THRESHOLD = 0.8  # AccuAuth's default; FRS's documented 0.93 is reported too
 VENDOR_THRESHOLDS = (0.8, 0.93)

@@ -18,10 +18,10 @@ import cv2
 import numpy as np
 
 from ..errors import EnrolldError, ImageError
-from . import align, decode
-from .bench import image_files
-from .pipeline import KEEP_SIDE
-from .shape_predictor import box_frame, face_frame
+from ..vision import align, decode
+from ..vision.pipeline import KEEP_SIDE
+from ..vision.shape_predictor import box_frame, face_frame
+from .pipeline import image_files
 
 
 def dlib_chip_transform(details) -> np.ndarray:

@@ -1,0 +1,109 @@
+"""The appliance's own routes (extensions, in neither cloud contract):
+
+    GET    /healthz          open: each part's last known state and the version; 503 when a
+                             part the configuration requires is down
+    GET    /metrics          Prometheus text format
+    POST   /enrollment       run a camera burst now; JSON body optional: person_id,
+                             external_image_id, external_fields. 200 enrolled, 422 refused
+                             (with reasons), 429 busy, 409 when no camera is configured.
+    PUT    /enrollment/arm   the next enrollment (button or HTTP) enrolls this person_id
+    DELETE /enrollment/arm
+    GET    /enrollment       {"busy", "armed", "last_result"}
+
+Credentials: either dialect's (FRS X-Auth-Token / AK-SK, or AccuAuth's headers), /healthz
+aside; errors come in the FRS shape like every path outside /faceset/.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from ..errors import BusyError
+from .auth import check_either_dialect, check_metrics_scrape
+from .errors import FrsError
+from .params import JsonError, int64_or_none, request_json
+
+bp = Blueprint("appliance", __name__)
+OPEN_ENDPOINTS = frozenset({"appliance.healthz"})
+
+
+@bp.before_request
+def authenticate():
+    if request.endpoint == "appliance.metrics":  # also Prometheus's scrape-only Bearer token
+        check_metrics_scrape(request, _services().config.api)
+    elif request.endpoint not in OPEN_ENDPOINTS:
+        check_either_dialect(request, _services().config.api)
+
+
+def _services():
+    return current_app.extensions["enrolld"]
+
+
+@bp.get("/healthz")
+def healthz():
+    ok, body = _services().health.report()
+    return jsonify(body), 200 if ok else 503
+
+
+@bp.get("/metrics")
+def metrics():
+    metrics = _services().metrics
+    return Response(metrics.render(), content_type=metrics.content_type)
+
+
+# -- the camera's enrollment flow ----------------------------------------------------------
+
+def _camera():
+    camera = _services().camera
+    if camera is None:
+        raise FrsError(409, "FRS.0035", "no camera is configured on this appliance (capture.source = none)")
+    return camera
+
+
+def _target() -> dict:
+    try:
+        body = request_json(request) if request.get_data(cache=True) else {}
+    except JsonError as e:
+        raise FrsError(400, "FRS.0014", f"the request body must be a JSON object: {e}") from None
+    person_id = body.get("person_id")
+    if person_id is not None:
+        person_id = int64_or_none(person_id)
+        if person_id is None:
+            raise FrsError(400, "FRS.0012", "person_id must be a 64-bit integer")
+    fields = body.get("external_fields")
+    if fields is not None and not isinstance(fields, dict):
+        raise FrsError(400, "FRS.0012", "external_fields must be an object")
+    external_image_id = body.get("external_image_id")
+    if external_image_id is not None and not isinstance(external_image_id, str):
+        raise FrsError(400, "FRS.0012", "external_image_id must be a string")
+    return {"person_id": person_id, "external_image_id": external_image_id, "external_fields": fields}
+
+
+@bp.post("/enrollment")
+def enroll_now():
+    camera = _camera()
+    try:
+        result = camera.run(source="http", **_target())
+    except BusyError as e:
+        response = FrsError(429, "FRS.0033", str(e)).response()
+        response.headers["Retry-After"] = "2"
+        return response
+    return jsonify(result.as_dict()), 200 if result.status == "enrolled" else 422
+
+
+@bp.put("/enrollment/arm")
+def arm():
+    return jsonify({"armed": _camera().arm(**_target())})
+
+
+@bp.delete("/enrollment/arm")
+def disarm():
+    _camera().disarm()
+    return jsonify({"armed": None})
+
+
+@bp.get("/enrollment")
+def state():
+    camera = _camera()
+    last = camera.last_result
+    return jsonify({"busy": camera.busy, "armed": camera.armed(), "last_result": last.as_dict() if last else None})
