@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 from conftest import make_config
-from helpers import wait_until
+from helpers import wait_until as _wait_until
 
 selenium = pytest.importorskip("selenium")
 from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 
 from enrolld.bench.mosquitto import free_port  # noqa: E402
@@ -79,6 +80,18 @@ def shoot(browser, name):
         browser.set_window_size(width, max(height, min(full + 140, 4000)))
         browser.save_screenshot(str(SHOTS / f"{name}-{label}.png"))
     browser.set_window_size(*DESKTOP)
+
+
+def wait_until(predicate, timeout_s=20.0):
+    """helpers.wait_until, where a page still being replaced (an element gone stale, or not
+    there yet) means "not yet" rather than a failure."""
+    def settled():
+        try:
+            return predicate()
+        except (StaleElementReferenceException, NoSuchElementException):
+            return None
+
+    return _wait_until(settled, timeout_s)
 
 
 def find(browser, css, timeout_s=20.0):
