@@ -168,6 +168,22 @@ def test_the_page_can_be_switched_off(web_app):
     assert client.get("/").status_code == 404
 
 
+def test_rename_and_delete_a_person_with_a_negative_id(web_app):
+    app, store = web_app()
+    client = app.test_client()
+    sign_in(client)
+    csrf = csrf_of(client)
+    store.create_face_set("s")
+    add(store, "s", 1, person_id=-42)
+    kept = add(store, "s", 2, person_id=7)
+    assert client.post("/ui/persons/-42/name", data={"csrf": csrf, "name": "Neg"}).status_code == 303
+    assert store.person_name(-42) == "Neg"
+    assert client.post("/ui/sets/s/persons/-42/delete", data={"csrf": csrf}).status_code == 303
+    assert [f.face_id for f in Library(store).page("s").faces] == [kept.face_id]
+    assert store.person_name(-42) is None  # no face of theirs left anywhere: the name goes too
+    assert client.post("/ui/persons/x1/name", data={"csrf": csrf, "name": "N"}).status_code == 404
+
+
 def test_uploads_answer_each_file_in_words(web_app, astronaut_jpeg):
     app, store = web_app()
     client = app.test_client()
@@ -324,7 +340,7 @@ def test_every_page_route_answers_a_malformed_request_without_a_500(web_app, bod
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith("web.") or rule.endpoint in ("web.live.activity_stream", "web.sign_out"):
             continue  # the stream is a long answer (the browser test reads it); sign-out would end the sweep
-        path = re.sub(r"<int:\w+>", "1", re.sub(r"<name>", "s", rule.rule))
+        path = re.sub(r"<(?:int:)?\w+>", "1", re.sub(r"<name>", "s", rule.rule))
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             response = client.open(path, method=method, headers={"X-CSRF-Token": csrf}, **body)
             assert response.status_code < 500, (method, path, response.status_code, response.get_data(as_text=True)[:300])

@@ -109,9 +109,17 @@ def delete_face(name: str, face_id: int):
     return redirect(safe_next(request.form.get("next"), url_for("web.library.face_set", name=name)), 303)
 
 
-@bp.post("/ui/sets/<name>/persons/<int:person_id>/delete")
-def delete_person(name: str, person_id: int):
+def _person_id(text: str) -> int:
+    """A person id from the path: any int64, negative ones included (AccuAuth clients choose them)."""
+    if not text.lstrip("-").isdigit() or not -(2**63) <= int(text) < 2**63:
+        raise WebError(404, f"{text!r} is not a person id")
+    return int(text)
+
+
+@bp.post("/ui/sets/<name>/persons/<person_id>/delete")
+def delete_person(name: str, person_id: str):
     """The person's faces in this set; their name too once no set holds a face of theirs."""
+    person_id = _person_id(person_id)
     store = _store()
     deleted = store.delete_faces(name, filter=f"person_id:{person_id}")
     if not deleted:
@@ -121,8 +129,9 @@ def delete_person(name: str, person_id: int):
     return redirect(safe_next(request.form.get("next"), url_for("web.library.face_set", name=name)), 303)
 
 
-@bp.post("/ui/persons/<int:person_id>/name")
-def rename_person(person_id: int):
+@bp.post("/ui/persons/<person_id>/name")
+def rename_person(person_id: str):
+    person_id = _person_id(person_id)
     store = _store()
     name = request.form.get("name", "")
     if name.strip():
