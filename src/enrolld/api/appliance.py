@@ -57,23 +57,39 @@ def _camera():
     return camera
 
 
-def _target() -> dict:
+def json_object() -> dict:
+    """The request's JSON object body ({} when there is none); FRS.0014 when it is not one."""
     body = request.get_json(silent=True) if request.data else {}
     if body is None or not isinstance(body, dict):
         raise FrsError(400, "FRS.0014", "the request body must be a JSON object")
+    return body
+
+
+def person_id_of(body: dict) -> int | None:
+    """body["person_id"] as an int (a decimal string too: int64 ids travel as strings)."""
     person_id = body.get("person_id")
     if person_id is not None:
         if isinstance(person_id, str) and person_id.lstrip("-").isdigit():
             person_id = int(person_id)
         if isinstance(person_id, bool) or not isinstance(person_id, int):
             raise FrsError(400, "FRS.0012", "person_id must be an integer")
+    return person_id
+
+
+def optional_string(body: dict, key: str) -> str | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, str):
+        raise FrsError(400, "FRS.0012", f"{key} must be a string")
+    return value
+
+
+def _target() -> dict:
+    body = json_object()
     fields = body.get("external_fields")
     if fields is not None and not isinstance(fields, dict):
         raise FrsError(400, "FRS.0012", "external_fields must be an object")
-    external_image_id = body.get("external_image_id")
-    if external_image_id is not None and not isinstance(external_image_id, str):
-        raise FrsError(400, "FRS.0012", "external_image_id must be a string")
-    return {"person_id": person_id, "external_image_id": external_image_id, "external_fields": fields}
+    return {"person_id": person_id_of(body), "external_image_id": optional_string(body, "external_image_id"),
+            "external_fields": fields}
 
 
 @bp.post("/enrollment")
