@@ -2,6 +2,10 @@
 
 import os
 
+# MQTT: a real Mosquitto broker and a recording subscriber, as a plugin rather than names
+# imported here for their side effect.
+pytest_plugins = ["mqtt_broker"]
+
 # OpenBLAS's busy-waiting threads make numpy crawl when another process holds a core (CI has
 # two); one thread is faster there and changes no result.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -77,14 +81,14 @@ class RunningApi:
     def __init__(self, config, worker):
         import threading
 
-        from enrolld.api.app import ApiServices, create_app, make_server, stop_server
+        from enrolld.api.app import ApiServices, create_app
+        from enrolld.api.server import make_server
         from enrolld.store.facestore import FaceStore
 
         self.config = config
         self.store = FaceStore(config)
         self.app = create_app(config, ApiServices(store=self.store, vision=worker))
-        self.server = make_server(self.app, config, host="127.0.0.1", port=0, asyncore_loop_timeout=0.05)
-        self._stop = stop_server
+        self.server = make_server(self.app, config, host="127.0.0.1", port=0)
         self.port = self.server.effective_port
         self.url = f"http://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -93,7 +97,7 @@ class RunningApi:
     def close(self):
         if not self.thread.is_alive():
             return
-        self._stop(self.server)
+        self.server.stop()
         self.thread.join(5)
         self.store.close()
 
@@ -162,6 +166,3 @@ def mock_pins():
     gpiozero.Device.pin_factory.close()
     gpiozero.Device.pin_factory = previous
 
-
-# --- MQTT: a real Mosquitto broker and a recording subscriber (tests/mqtt_broker.py) ---
-from mqtt_broker import mqtt_broker, mqtt_subscriber, persistent_mqtt_broker  # noqa: E402,F401

@@ -236,7 +236,8 @@ def image_host(astronaut_jpeg):
 
 
 def test_image_url_from_an_allowed_host(api_factory, image_host):
-    api = api_factory(api={"url_fetch_hosts": ["127.0.0.1"]})
+    port = int(image_host.rsplit(":", 1)[1])
+    api = api_factory(api={"url_fetch_hosts": ["127.0.0.1"], "url_fetch_ports": [port]})
     assert call(api, "POST", "/face-sets", json={"face_set_name": "web"}).status_code == 200
     r = call(api, "POST", "/face-sets/web/faces", json={"image_url": image_host + "/face.jpg", "single": True})
     assert r.status_code == 200, r.text

@@ -118,3 +118,18 @@ def test_events_bench_through_a_real_broker(mqtt_broker, capsys):
     result = json.loads(capsys.readouterr().out)
     assert code == 0 and result["count"] == 20
     assert result["lost"] == 0 and result["unexpected"] == 0 and result["p50_ms"] > 0
+
+
+def test_data_flows_one_way_between_the_packages():
+    """capture/ imports nothing from api/; store/ never reaches MQTT, its config or an image
+    decoder; the enrollment path reaches the store without the daemon."""
+    for path in sorted((SRC / "enrolld").rglob("*.py")):
+        module = ".".join(path.relative_to(SRC).with_suffix("").parts)
+        imported = _imports(path)
+        if module.startswith("enrolld.capture."):
+            assert not any(n.startswith("enrolld.api") for n in imported), module
+        if module.startswith("enrolld.store."):
+            assert not any(n.startswith(("enrolld.events", "enrolld.vision.decode", "enrolld.api")) for n in imported), module
+            assert ".mqtt" not in path.read_text(), module
+        if module != "enrolld.cli" and not module.startswith("enrolld.bench"):
+            assert not any(n.startswith("enrolld.daemon") for n in imported), module

@@ -302,3 +302,34 @@ def test_commit_listeners_run_after_each_committed_change_and_not_after_a_rollba
     with pytest.raises(FaceSetExistsError):
         face_store.create_face_set("s")
     assert commits == [1, 2]
+
+
+def test_faces_another_process_writes_are_searchable_without_a_restart(store_config):
+    daemon, cli = FaceStore(store_config), FaceStore(store_config)  # two writers of one file, like serve + enroll
+    try:
+        daemon.create_face_set("s")
+        assert daemon.search("s", random_unit(1), MODEL) == []
+        record = cli.add_face("s", analysed_face(seed=1), MODEL)
+        hits = daemon.search("s", random_unit(1), MODEL, top_n=1)
+        assert [h.face.face_id for h in hits] == [record.face_id]
+        assert daemon.embedding_of("s", record.face_id)[1] == MODEL
+        own = daemon.add_face("s", analysed_face(seed=2), MODEL)  # our own write: no reload, both found
+        assert {h.face.face_id for h in daemon.search("s", random_unit(2), MODEL, top_n=5)} == {record.face_id, own.face_id}
+        cli.delete_faces("s", face_id=record.face_id)
+        assert [h.face.face_id for h in daemon.search("s", random_unit(1), MODEL, top_n=5)] == [own.face_id]
+        assert daemon.face_counts() == {"s": 1}
+    finally:
+        cli.close()
+        daemon.close()
+
+
+def test_two_writers_of_one_file_never_issue_the_same_id(store_config):
+    first, second = FaceStore(store_config), FaceStore(store_config)
+    try:
+        first.create_face_set("s")
+        clock_frozen = [first.add_face("s", analysed_face(seed=i), MODEL).face_id if i % 2 else
+                        second.add_face("s", analysed_face(seed=i), MODEL).face_id for i in range(40)]
+        assert len(set(clock_frozen)) == 40 and clock_frozen == sorted(clock_frozen)
+    finally:
+        second.close()
+        first.close()

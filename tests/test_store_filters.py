@@ -54,3 +54,35 @@ def test_sort_spec():
         check_sort([{"nope": "asc"}], SCHEMA)
     with pytest.raises(InvalidArgumentError):
         check_sort("badge", SCHEMA)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("(!team:red)", [0, 2, 4, 6, 8]), ("badge:[1 TO 4] && (!team:red)", [2, 4]), ("!badge:3 AND badge:[* TO 4]", [0, 1, 2, 4]),
+     ("badge:[2 TO 3] || !(team:blue)", [1, 2, 3, 5, 7, 9])],
+)
+def test_huawei_not_forms(conn, text, expected):
+    assert ids(conn, text) == expected
+
+
+def test_open_range_means_has_the_field(conn):
+    conn.execute("INSERT INTO faces VALUES (10, 0, 'img10', '{}')")  # no badge, no team
+    assert ids(conn, "badge:[* TO *]") == list(range(10))
+    assert ids(conn, "NOT team:{* TO *}") == [10]
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [("! " * 2000 + "badge:1", "nested deeper"), ("team:" + "a" * 5000, "longer than"),
+     ("(" * 400 + "badge:1" + ")" * 400, "nested deeper"), ("NOT " * 40 + "badge:1", "nested deeper"),
+     (" OR ".join(f"badge:{i}" for i in range(101)), "more than 100 conditions")],
+)
+def test_filters_are_bounded(text, message):
+    with pytest.raises(InvalidArgumentError, match=message):
+        filter_sql(text, SCHEMA)
+
+
+def test_field_names_with_a_dash(conn):
+    conn.execute("""INSERT INTO faces VALUES (11, 0, 'img11', '{"shift-a": "night"}')""")
+    where, params = filter_sql("shift-a:night", {"shift-a": "string"})
+    assert [r[0] for r in conn.execute(f"SELECT face_id FROM faces WHERE {where}", params)] == [11]

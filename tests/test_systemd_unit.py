@@ -1,6 +1,5 @@
 """systemd/enrolld.service: what a hardened notify service needs, and `systemd-analyze verify`."""
 
-import configparser
 import shutil
 import subprocess
 import sys

@@ -20,7 +20,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 from .errors import ConfigError
 
-SECRET_KEYS = frozenset({"token", "secret_key", "api_secret", "password"})
+SECRET_KEYS = frozenset({"token", "secret_key", "api_secret", "password", "metrics_token"})
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,16 @@ class ApiConfig:
     threads: int = 8
     max_body_mb: float = 12.0
     url_fetch_hosts: tuple[str, ...] = ()  # hosts image_url may fetch from; empty refuses image_url
+    url_fetch_ports: tuple[int, ...] = (80, 443, 8080)  # ports image_url may name
+    url_fetch_timeout_s: float = 10.0  # total time for one image_url fetch, connect to last byte
+    # Connection model (Waitress): idle and slow sockets cost a descriptor, never a thread, and
+    # every connection is closed once it exceeds one of these bounds.
+    connection_limit: int = 1000  # open connections before Waitress stops accepting
+    idle_timeout_s: float = 30.0  # a keep-alive connection with no request in progress
+    header_timeout_s: float = 10.0  # from a request's first byte to the end of its headers
+    body_timeout_s: float = 60.0  # from the end of the headers to the body's last byte
+    max_header_kb: int = 64  # request line plus headers
+    metrics_token: str = ""  # `Authorization: Bearer <this>` reads /metrics and nothing else (Prometheus)
     frs: FrsConfig = field(default_factory=FrsConfig)
     accuauth: AccuAuthConfig = field(default_factory=AccuAuthConfig)
 
@@ -108,6 +118,7 @@ class MqttConfig:
     keepalive_s: int = 30
     ha_discovery: bool = True
     ha_prefix: str = "homeassistant"
+    ha_configuration_url: str = ""  # the device page's link in Home Assistant; empty: http://<host>:<api.port>/healthz
     outbox_limit: int = 10_000  # rows waiting for the broker before status says "full"; nothing is dropped
     include_embedding: bool = False
     include_thumbnail: bool = False
@@ -232,8 +243,9 @@ def _coerce(hint, value, path: str):
         return _build(hint, value, path + ".")
     origin = typing.get_origin(hint)
     if origin is tuple:
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{path}: expected a list of strings")
+        item = typing.get_args(hint)[0]
+        if not isinstance(value, list) or not all(isinstance(v, item) and not isinstance(v, bool) for v in value):
+            raise ConfigError(f"{path}: expected a list of {'strings' if item is str else 'integers'}")
         return tuple(value)
     if hint is bool:
         ok = isinstance(value, bool)
@@ -307,6 +319,15 @@ def validate(config: Config) -> None:
         raise ConfigError("vision.threads: must be at least 1")
     if not 1 <= config.api.port <= 65535:
         raise ConfigError("api.port: must be between 1 and 65535")
+    api = config.api
+    if api.connection_limit < api.threads + 8:
+        raise ConfigError("api.connection_limit: must leave room above api.threads (at least threads + 8)")
+    if min(api.idle_timeout_s, api.header_timeout_s, api.body_timeout_s, api.url_fetch_timeout_s) <= 0:
+        raise ConfigError("api.*_timeout_s: must be positive")
+    if not 8 <= api.max_header_kb <= 1024:
+        raise ConfigError("api.max_header_kb: must be between 8 and 1024")
+    if any(not 1 <= port <= 65535 for port in api.url_fetch_ports):
+        raise ConfigError("api.url_fetch_ports: ports must be between 1 and 65535")
     if config.mqtt.reconnect_min_s <= 0 or config.mqtt.reconnect_max_s < config.mqtt.reconnect_min_s:
         raise ConfigError("mqtt.reconnect_min_s: must be > 0 and not above mqtt.reconnect_max_s")
     if config.mqtt.outbox_limit < 1:

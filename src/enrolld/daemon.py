@@ -55,11 +55,13 @@ class Daemon:
         self.store = FaceStore(c)
         self.health.add("store", self.store.status)
         if c.mqtt.enabled:
+            from .events.discovery import configuration_url
             from .events.service import EventService
 
             self.events = EventService(
                 c.mqtt, device_id=c.device.id, db_path=str(c.store_path),
                 face_counts=self.store.face_counts, metrics=self.metrics,
+                configuration_url=configuration_url(c.api.host, c.api.port, c.mqtt.ha_configuration_url),
             )
             self.events.start()
             self.store.on_commit(self.events.wake)  # an event leaves at once, not at the next poll
@@ -121,7 +123,8 @@ class Daemon:
         self.recognition.start()
 
     def _start_http(self) -> None:
-        from .api.app import ApiServices, create_app, make_server
+        from .api.app import ApiServices, create_app
+        from .api.server import make_server
 
         services = ApiServices(store=self.store, vision=self.worker, enrollment=self.enrollment,
                                metrics=self.metrics, health=self.health, camera=self.flow,
@@ -200,35 +203,9 @@ class Daemon:
 
 
 def _stop_http(server, thread: threading.Thread | None, *, timeout_s: float) -> None:
-    """Close the listening socket, let requests in flight finish and their responses go out,
-    then close what is left (idle keep-alive connections) so the server loop ends."""
-    from waitress import wasyncore
-    from waitress.server import BaseWSGIServer
-
-    listeners = [server] if isinstance(server, BaseWSGIServer) else [
-        s for s in server.map.values() if isinstance(s, BaseWSGIServer)
-    ]
-    closed = threading.Event()
-
-    def close_listeners():  # on the server's own loop thread: no race with select()
-        for listener in listeners:
-            wasyncore.dispatcher.close(listener)
-        closed.set()
-
-    listeners[0].trigger.pull_trigger(close_listeners)
-    closed.wait(2.0)
-    deadline = time.monotonic() + timeout_s
-    channels = listeners[0]._map
-    while time.monotonic() < deadline:
-        busy = [  # a request being received, being served, or a response not yet sent
-            c for c in list(channels.values())
-            if getattr(c, "request", None) is not None or getattr(c, "requests", None) or getattr(c, "total_outbufs_len", 0)
-        ]
-        if not busy:
-            break
-        time.sleep(0.02)
-    listeners[0].task_dispatcher.shutdown(cancel_pending=True, timeout=1.0)
-    wasyncore.close_all(channels)
+    """Stop taking connections, let requests in flight finish (within timeout_s), close the
+    rest; api/server.py's stop never raises."""
+    server.stop(timeout_s=timeout_s)
     if thread is not None:
         thread.join(2.0)
 

@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, jsonify, request
 from . import images
 from .auth import check_accuauth
 from .errors import accuauth_request_id, invalid
-from .params import Params
+from .params import JsonError, Params, request_json
 
 bp = Blueprint("accuauth", __name__, url_prefix="/faceset")
 SIX_MONTHS_S = 183 * 24 * 3600
@@ -29,9 +29,10 @@ def _services():
 
 def _params() -> Params:
     if request.is_json:
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            raise invalid("the request body must be a JSON object")
+        try:
+            body = request_json(request)
+        except JsonError as e:
+            raise invalid(f"the request body must be a JSON object: {e}") from None
         return Params(body, from_text=False, missing=_missing, wrong=_wrong)
     values = {**request.form.to_dict(), **request.files.to_dict()}
     return Params(values, from_text=True, missing=_missing, wrong=_wrong)

@@ -1,7 +1,7 @@
 """The Flask application factory and the Waitress server around it.
 
     app = create_app(config, ApiServices(store=store, vision=worker))
-    serve(app, config)          # blocks; daemon.py runs it
+    server = make_server(app, config)   # api/server.py: Waitress, its limits and its stop
 
 Services travel in `app.extensions["enrolld"]`, never in globals, so tests build as many
 apps as they like. Every route is registered by create_app; `GET /healthz` is the only one
@@ -16,17 +16,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, g, jsonify, request
+from flask import Flask, g, request
 
 from ..config import Config
-from . import accuauth, appliance, frs, openapi, recognitions
+from . import accuauth, appliance, frs, openapi, persons, recognitions
 from .errors import handle_any
 
 log = logging.getLogger(__name__)
-
-# Waitress reads a little more than Flask's limit so that Flask, not the socket layer, sees
-# the oversized body and answers with the dialect's own "too large" error.
-WAITRESS_BODY_SLACK = 1024 * 1024
 
 
 @dataclass
@@ -58,6 +54,7 @@ def create_app(config: Config, services: ApiServices) -> Flask:
     app.register_blueprint(frs.bp)
     app.register_blueprint(accuauth.bp)
     app.register_blueprint(appliance.bp)
+    app.register_blueprint(persons.bp)
     app.register_blueprint(recognitions.bp)
     app.register_blueprint(openapi.bp)
     app.register_error_handler(Exception, handle_any)
@@ -92,7 +89,8 @@ def _complete(services: ApiServices, config: Config) -> ApiServices:
         services.enrollment = Enrollment(services.vision, services.store, config, metrics=services.metrics)
     if services.health is None:
         services.health = Health()
-        services.health.add("vision", services.vision.status)
+        if services.vision is not None:  # an API for the store alone (tests, tools)
+            services.health.add("vision", services.vision.status)
         services.health.add("store", services.store.status)
     return services
 
@@ -103,47 +101,3 @@ def _warn_if_locked(config: Config) -> None:
         log.warning("api.frs has neither token nor access_key/secret_key: every FRS request will be refused")
     if not accu.api_id or not accu.api_secret:
         log.warning("api.accuauth has no api_id/api_secret: every AccuAuth request will be refused")
-
-
-def make_server(app: Flask, config: Config, *, host: str | None = None, port: int | None = None, **waitress_options):
-    """A Waitress server (not started): `.run()` serves, `stop_server()` stops it; port 0
-    picks a free port, read back from `.effective_port`."""
-    import waitress
-
-    return waitress.create_server(
-        app,
-        host=config.api.host if host is None else host,
-        port=config.api.port if port is None else port,
-        threads=config.api.threads,
-        max_request_body_size=app.config["MAX_CONTENT_LENGTH"] + WAITRESS_BODY_SLACK,
-        ident="enrolld",
-        clear_untrusted_proxy_headers=True,
-        **waitress_options,
-    )
-
-
-def stop_server(server, timeout_s: float = 5.0) -> None:
-    """Finish the requests in hand, then close the listening socket and every open
-    (keep-alive) connection so that `.run()` returns. The closing runs on the server's own
-    loop thread (through its trigger): closing sockets under a running poll() breaks it."""
-    import threading
-
-    from waitress import wasyncore
-
-    server.task_dispatcher.shutdown(timeout=timeout_s)
-    closed = threading.Event()
-
-    def close_everything():
-        wasyncore.close_all(server._map, ignore_all=True)
-        closed.set()
-
-    server.trigger.pull_trigger(close_everything)
-    if not closed.wait(timeout_s):  # the loop was not running: close from here
-        wasyncore.close_all(server._map, ignore_all=True)
-
-
-def serve(app: Flask, config: Config) -> None:
-    """Serve until interrupted (the daemon's main loop)."""
-    server = make_server(app, config)
-    log.info("HTTP API on http://%s:%s (%d threads)", config.api.host, server.effective_port, config.api.threads)
-    server.run()

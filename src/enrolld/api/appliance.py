@@ -19,8 +19,9 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from ..errors import BusyError
-from .auth import check_either_dialect
+from .auth import check_either_dialect, check_metrics_scrape
 from .errors import FrsError
+from .params import JsonError, int64_or_none, request_json
 
 bp = Blueprint("appliance", __name__)
 OPEN_ENDPOINTS = frozenset({"appliance.healthz"})
@@ -28,7 +29,9 @@ OPEN_ENDPOINTS = frozenset({"appliance.healthz"})
 
 @bp.before_request
 def authenticate():
-    if request.endpoint not in OPEN_ENDPOINTS:
+    if request.endpoint == "appliance.metrics":  # also Prometheus's scrape-only Bearer token
+        check_metrics_scrape(request, _services().config.api)
+    elif request.endpoint not in OPEN_ENDPOINTS:
         check_either_dialect(request, _services().config.api)
 
 
@@ -59,20 +62,19 @@ def _camera():
 
 def json_object() -> dict:
     """The request's JSON object body ({} when there is none); FRS.0014 when it is not one."""
-    body = request.get_json(silent=True) if request.data else {}
-    if body is None or not isinstance(body, dict):
-        raise FrsError(400, "FRS.0014", "the request body must be a JSON object")
-    return body
+    try:
+        return request_json(request) if request.get_data(cache=True) else {}
+    except JsonError as e:
+        raise FrsError(400, "FRS.0014", f"the request body must be a JSON object: {e}") from None
 
 
 def person_id_of(body: dict) -> int | None:
-    """body["person_id"] as an int (a decimal string too: int64 ids travel as strings)."""
+    """body["person_id"] as an int64 (a decimal string too: ids travel as strings)."""
     person_id = body.get("person_id")
     if person_id is not None:
-        if isinstance(person_id, str) and person_id.lstrip("-").isdigit():
-            person_id = int(person_id)
-        if isinstance(person_id, bool) or not isinstance(person_id, int):
-            raise FrsError(400, "FRS.0012", "person_id must be an integer")
+        person_id = int64_or_none(person_id)
+        if person_id is None:
+            raise FrsError(400, "FRS.0012", "person_id must be a 64-bit integer")
     return person_id
 
 

@@ -148,3 +148,17 @@ def check_either_dialect(request: Request, api_settings) -> None:
         check_accuauth(request, api_settings.accuauth)
     except AccuAuthError as e:
         raise _refused(e.reason) from None
+
+
+def check_metrics_scrape(request: Request, api_settings) -> None:
+    """/metrics: Prometheus sends `Authorization: Bearer <api.metrics_token>` (its scrape
+    config's `authorization`; it cannot send X-Auth-Token before 3.0), a scrape-only secret
+    that opens no other route. Without a Bearer header either dialect's credentials will do."""
+    scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        check_either_dialect(request, api_settings)
+        return
+    if not api_settings.metrics_token:
+        raise _refused("a Bearer token opens /metrics only when api.metrics_token is set on this appliance")
+    if not _same(credential.strip(), api_settings.metrics_token):
+        raise _refused("the metrics token does not match")

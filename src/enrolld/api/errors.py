@@ -22,6 +22,7 @@ from ..store.errors import (
     FaceSetNotFoundError,
     InvalidArgumentError,
     ModelMismatchError,
+    PersonNotFoundError,
     UnknownFieldError,
     UnsupportedSortError,
 )
@@ -86,6 +87,7 @@ _FRS_STORE_CODES = (
     (FaceSetExistsError, 400, "FRS.0301"),
     (FaceSetLimitError, 400, "FRS.0305"),
     (CapacityError, 403, "FRS.0306"),
+    (PersonNotFoundError, 404, "FRS.0403"),
     (FaceNotFoundError, 400, "FRS.0403"),
     (UnknownFieldError, 400, "FRS.0402"),
     (UnsupportedSortError, 400, "FRS.0032"),

@@ -10,7 +10,7 @@ from ..vision.similarity import similarity
 from . import images
 from .auth import check_frs
 from .errors import FrsError, no_face_code
-from .params import Params
+from .params import JsonError, Params, int64_or_none, request_json
 
 bp = Blueprint("frs", __name__, url_prefix="/v2/<project_id>")
 MAX_TOP_N = 1000
@@ -44,9 +44,10 @@ def _params() -> Params:
     if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
         values = {**request.form.to_dict(), **request.files.to_dict()}
         return Params(values, from_text=True, missing=_missing, wrong=_wrong)
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise FrsError(400, "FRS.0014", "the request body must be a JSON object")
+    try:
+        body = request_json(request)
+    except JsonError as e:
+        raise FrsError(400, "FRS.0014", f"the request body must be a JSON object: {e}") from None
     return Params(body, from_text=False, missing=_missing, wrong=_wrong)
 
 
@@ -64,8 +65,9 @@ def _image(params: Params, prefix: str = "image", *, required: bool = True) -> b
             raise FrsError(400, "FRS.0015", str(e)) from None
     if f"{prefix}_url" in params:
         try:
-            return images.fetch_url(params.raw(f"{prefix}_url"), _services().config.api.url_fetch_hosts,
-                                    max_bytes=images.FRS_BASE64_MAX)
+            settings = _services().config.api
+            return images.fetch_url(params.raw(f"{prefix}_url"), settings.url_fetch_hosts, max_bytes=images.FRS_BASE64_MAX,
+                                    allowed_ports=settings.url_fetch_ports, timeout_s=settings.url_fetch_timeout_s)
         except images.UrlRefusedError as e:
             raise FrsError(400, "FRS.0012", str(e)) from None
     if required:
@@ -74,10 +76,11 @@ def _image(params: Params, prefix: str = "image", *, required: bool = True) -> b
 
 
 def _face_id(value) -> int:
-    text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
-    if not text.lstrip("-").isdigit() or len(text) > 20:
-        raise FaceNotFoundError(f"face id {value!r} does not exist")
-    return int(text)
+    """Face ids are int64s here; anything else (FRS's own ids are strings) names no face."""
+    face_id = int64_or_none(value)
+    if face_id is None:
+        raise FaceNotFoundError(f"face id {str(value)[:40]!r} does not exist")
+    return face_id
 
 
 def _box(box) -> dict:

@@ -142,7 +142,7 @@ def _paths() -> dict:
         "/faceset/v2/delete_face": {"post": _accu("Delete a face (face_id) or a person's faces (person_id)", {
             "name": {"type": "string"}, "face_id": {"type": "integer"}, "person_id": {"type": "integer"}},
             _obj({"deleted": {"type": "integer"}}), extension=True)},
-        "/healthz": {"get": {"summary": "Liveness: store and vision answer (no credentials)", "security": [],
+        "/healthz": {"get": {"summary": "Each part's last known state and the version (no credentials)", "security": [],
                              "responses": {"200": {"description": "healthy"}, "503": {"description": "unhealthy"}}}},
         "/openapi.json": {"get": {"summary": "This document (either dialect's credentials)", "responses": {"200": {"description": "OpenAPI 3"}}}},
         # Served by `enrolld serve` beside the two contracts (docs/deploy.md); either dialect's credentials.
@@ -154,6 +154,12 @@ def _paths() -> dict:
         "/enrollment/arm": {
             "put": _appliance("The next enrollment (button or HTTP) is for this person_id", "armed"),
             "delete": _appliance("Forget the armed person", "disarmed"),
+        },
+        "/persons": {"get": _appliance("Named persons, by name (offset, limit)", "persons")},
+        "/persons/{person_id}": {
+            "get": _appliance("A person's name and face count per face set", "person"),
+            "put": _appliance("Name or rename a person: {\"name\": ...}", "person"),
+            "delete": _appliance("Forget the name; ?faces=all deletes every face of theirs too", "forgotten"),
         },
         # The correction loop of camera recognition (src/enrolld/api/recognitions.py).
         "/recognitions": {"get": _appliance("Recent recognitions and unknowns, newest first (?limit=N)", "recognitions")},

@@ -9,7 +9,6 @@ Mosquitto is started on a free port; with --config the [mqtt] section (TLS, cred
 from __future__ import annotations
 
 import json
-import tempfile
 import threading
 import time
 from pathlib import Path

@@ -53,7 +53,8 @@ def _pipeline_rps(pipeline, blobs: list[bytes], seconds: float) -> float:
 
 
 def run(config, images_dir: Path, concurrency: int, seconds: float) -> dict:
-    from ..api.app import ApiServices, create_app, make_server, stop_server
+    from ..api.app import ApiServices, create_app
+    from ..api.server import make_server
     from ..store.facestore import FaceStore
     from ..vision.pipeline import build_pipeline
     from ..vision.worker import VisionWorker
@@ -90,7 +91,7 @@ def run(config, images_dir: Path, concurrency: int, seconds: float) -> dict:
                 raise EnrolldError(f"bench client failed: {child.stderr.strip()[-500:]}")
             client = json.loads(child.stdout)
         finally:
-            stop_server(server)
+            server.stop()
             thread.join(5)
             worker.close()
             store.close()

@@ -5,6 +5,10 @@ State (always published, retained, so a dashboard that subscribes later sees it 
 appliance also announces itself under `<ha_prefix>/<component>/<node>/<object>/config`, so Home
 Assistant shows one device with its connectivity, the face count of every set, the last
 enrolled person and the outbox depth, without any YAML.
+
+The configs use the keys Home Assistant documents today: `default_entity_id` (`object_id` stops
+working in Core 2026.4), an `origin` block naming the software that published them,
+availability on every entity, and the device's `configuration_url`.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import socket
 import threading
 from typing import Callable
 
@@ -28,6 +33,24 @@ def object_id(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", name)
 
 
+def entity_slug(text: str) -> str:
+    """What Home Assistant accepts after the dot of an entity id: lower-case letters, digits
+    and single underscores, none at either end (device ids may hold '-' or capitals)."""
+    return re.sub(r"_+", "_", re.sub(r"[^a-z0-9]", "_", text.lower())).strip("_") or "enrolld"
+
+
+def configuration_url(api_host: str, api_port: int, configured: str = "") -> str:
+    """The link on Home Assistant's device page: mqtt.ha_configuration_url when set, else the
+    appliance's open /healthz, named by this machine's host name when the API listens on every
+    interface (0.0.0.0 means nothing to a browser elsewhere)."""
+    if configured:
+        return configured
+    host = socket.gethostname() if api_host in ("", "0.0.0.0", "::") else api_host
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 literal
+    return f"http://{host}:{api_port}/healthz"
+
+
 class StatePublisher:
     def __init__(
         self,
@@ -37,6 +60,7 @@ class StatePublisher:
         face_counts: Callable[[], dict[str, int]],
         ha_discovery: bool = True,
         ha_prefix: str = "homeassistant",
+        configuration_url: str = "",
     ):
         self.link = link
         self.topics = link.topics
@@ -45,6 +69,7 @@ class StatePublisher:
         self.face_counts = face_counts
         self.ha_discovery = ha_discovery
         self.ha_prefix = ha_prefix
+        self.configuration_url = configuration_url
         self._lock = threading.Lock()
         self._announced_sets: set[str] = set()
         self._last_counts: dict[str, int] | None = None
@@ -106,20 +131,27 @@ class StatePublisher:
         return f"{self.ha_prefix}/{component}/{self.node}/{object_name}/config"
 
     def _device(self) -> dict:
-        return {
+        device = {
             "identifiers": [f"enrolld_{self.node}"],
             "name": f"enrolld {self.device_id}",
             "manufacturer": "enrolld",
             "model": "Face-enrollment appliance",
             "sw_version": __version__,
         }
+        if self.configuration_url:
+            device["configuration_url"] = self.configuration_url
+        return device
 
-    def _entity(self, object_name: str, name: str, **fields) -> dict:
+    def _entity(self, component: str, object_name: str, name: str, **fields) -> dict:
+        """Every entity: its ids, the device, the origin and availability from the status
+        topic (the broker publishes `offline` as our will when the appliance vanishes)."""
         config = {
             "name": name,
             "unique_id": f"enrolld_{self.node}_{object_name}",
-            "object_id": f"enrolld_{self.node}_{object_name}",
+            "default_entity_id": f"{component}.{entity_slug(f'enrolld_{self.node}_{object_name}')}",
             "device": self._device(),
+            "origin": {"name": "enrolld", "sw_version": __version__},
+            **self._availability(),
         }
         config.update(fields)
         return config
@@ -135,6 +167,7 @@ class StatePublisher:
             "binary_sensor",
             "status",
             self._entity(
+                "binary_sensor",
                 "status",
                 "Status",
                 state_topic=self.topics.status,
@@ -148,19 +181,20 @@ class StatePublisher:
             "sensor",
             "last_enrolled",
             self._entity(
+                "sensor",
                 "last_enrolled",
                 "Last enrolled person",
                 state_topic=self.topics.last_enrolled,
                 value_template="{{ value_json.person_id }}",
                 json_attributes_topic=self.topics.last_enrolled,
                 icon="mdi:account-plus",
-                **self._availability(),
             ),
         )
         self._publish_config(
             "sensor",
             "outbox_depth",
             self._entity(
+                "sensor",
                 "outbox_depth",
                 "Outbox depth",
                 state_topic=self.topics.outbox,
@@ -179,6 +213,7 @@ class StatePublisher:
             "sensor",
             oid,
             self._entity(
+                "sensor",
                 oid,
                 f"Faces in {name}",
                 state_topic=self.topics.face_counts,
@@ -186,6 +221,5 @@ class StatePublisher:
                 unit_of_measurement="faces",
                 state_class="measurement",
                 icon="mdi:face-recognition",
-                **self._availability(),
             ),
         )

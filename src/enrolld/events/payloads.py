@@ -107,6 +107,10 @@ def build_payload(
     }
     if event.type.startswith("face_set."):
         payload["face_set_id"] = body.get("face_set_id")
+    elif event.type.startswith("person."):  # the registry is not per face set
+        del payload["face_set"]
+        payload["person_id"] = _id(body.get("person_id"))
+        payload["name"] = body.get("name")
     else:
         payload["face_id"] = _id(body.get("face_id"))
         payload["person_id"] = _id(body.get("person_id"))

@@ -28,6 +28,7 @@ class EventService:
         db_path: str,
         face_counts: Callable[[], dict[str, int]],
         metrics=None,
+        configuration_url: str = "",  # the device page's link in Home Assistant
         poll_s: float = 0.25,  # the daemon wakes the publisher after each commit; polling catches other writers
     ):
         self.config = config
@@ -39,6 +40,7 @@ class EventService:
             face_counts=face_counts,
             ha_discovery=config.ha_discovery,
             ha_prefix=config.ha_prefix,
+            configuration_url=configuration_url,
         )
         self.publisher = OutboxPublisher(
             db_path,

@@ -41,6 +41,10 @@ class FaceNotFoundError(StoreError):
     """No face matches the given face_id (or selector)."""
 
 
+class PersonNotFoundError(FaceNotFoundError):
+    """No name and no face for this person id."""
+
+
 class UnknownFieldError(InvalidArgumentError):
     """An external field that the face set did not declare."""
 

@@ -163,9 +163,11 @@ def delete(conn: sqlite3.Connection, face_ids) -> None:
     conn.executemany("DELETE FROM faces WHERE face_id = ?", [(int(i),) for i in face_ids])
 
 
-def embeddings(conn: sqlite3.Connection):
-    """(face_set_id, face_id, embedding, model_id, created_at) of every face, for the index."""
+def embeddings(conn: sqlite3.Connection, face_set_id: str | None = None):
+    """(face_set_id, face_id, embedding, model_id, created_at) of every face (of one set), for the index."""
+    where, params = ("WHERE face_set_id = ?", (face_set_id,)) if face_set_id is not None else ("", ())
     for set_id, face_id, blob, model_id, created_at in conn.execute(
-        "SELECT face_set_id, face_id, embedding, model_id, created_at FROM faces ORDER BY face_set_id, face_id"
+        f"SELECT face_set_id, face_id, embedding, model_id, created_at FROM faces {where} ORDER BY face_set_id, face_id",
+        params,
     ):
         yield set_id, face_id, np.frombuffer(blob, dtype="<f4"), model_id, created_at

@@ -34,6 +34,7 @@ class FaceSet:
     description: str = ""
     created_at: float = 0.0
     face_count: int = 0
+    faces_version: int = 0  # bumped by every insert or delete of its faces, by any process
 
     @property
     def create_date(self) -> str:
@@ -107,10 +108,11 @@ def _from_row(row) -> FaceSet:
         description=row[4],
         created_at=row[5],
         face_count=row[6],
+        faces_version=row[7],
     )
 
 
-_COLUMNS = "id, name, capacity, external_fields, description, created_at, face_count"
+_COLUMNS = "id, name, capacity, external_fields, description, created_at, face_count, faces_version"
 
 
 def insert(conn: sqlite3.Connection, face_set: FaceSet) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 from ..config import Config
 from ..vision.types import Face
 from . import faces as face_rows
-from . import facesets, filters, flags, ids, outbox
+from . import facesets, filters, flags, ids, outbox, persons
 from .database import Database
 from .errors import (
     CapacityError,
@@ -30,9 +30,11 @@ from .errors import (
     FaceSetNotFoundError,
     InvalidArgumentError,
     ModelMismatchError,
+    PersonNotFoundError,
 )
 from .faces import FaceRecord
 from .facesets import FaceSet
+from .persons import Person
 from .index import FaceSetIndex
 
 log = logging.getLogger(__name__)
@@ -56,26 +58,53 @@ class FaceStore:
     def __init__(self, config: Config, *, similarity_from_distance=None):
         self.config = config
         self.database = Database(config.store_path)
-        self._ids = ids.IdGenerator(config.device.node)
+        self._ids = ids.IdGenerator(config.device.node, after=ids.highest_issued(self.database.reader()))
         self._similarity = similarity_from_distance or _default_similarity()
         self._indexes: dict[str, FaceSetIndex] = {}
+        self._versions: dict[str, int] = {}  # faces_version each index reflects
         self._load_indexes()
         self._flagged = frozenset(flags.all_flagged(self.database.reader()))
 
     def _load_indexes(self) -> None:
         started = time.monotonic()
         conn = self.database.reader()
-        batches: dict[str, list] = {s.id: [] for s in facesets.all_sets(conn)}
+        sets = facesets.all_sets(conn)
+        batches: dict[str, list] = {s.id: [] for s in sets}
         for set_id, face_id, vector, model_id, created_at in face_rows.embeddings(conn):
             batches[set_id].append((face_id, vector, model_id, created_at))
-        for set_id, rows in batches.items():
-            index = FaceSetIndex(initial_capacity=max(64, len(rows)))
-            if rows:
-                face_ids, vectors, models, created = zip(*rows)
-                index.add_many(face_ids, np.stack(vectors), models, created)
-            self._indexes[set_id] = index
+        for face_set in sets:
+            self._install_index(face_set, batches[face_set.id])
         total = sum(len(i) for i in self._indexes.values())
         log.info("loaded %d faces in %d sets in %.0f ms", total, len(batches), (time.monotonic() - started) * 1e3)
+
+    def _install_index(self, face_set: FaceSet, rows) -> FaceSetIndex:
+        index = FaceSetIndex(initial_capacity=max(64, len(rows)))
+        if rows:
+            face_ids, vectors, models, created = zip(*rows)
+            index.add_many(face_ids, np.stack(vectors), models, created)
+        self._indexes[face_set.id] = index
+        self._versions[face_set.id] = face_set.faces_version
+        return index
+
+    def _current_index(self, face_set: FaceSet) -> FaceSetIndex:
+        """The set's index, reloaded first if another process (the CLI) changed its faces
+        since: its faces_version moved past the one our own commits left."""
+        if self._versions.get(face_set.id) == face_set.faces_version and face_set.id in self._indexes:
+            return self._indexes[face_set.id]
+        # Under the write lock our own commits' after-commit updates have all run, so a
+        # mismatch seen there is another writer's doing.
+        with self.database.transaction() as tx:
+            current = facesets.get(tx.conn, face_set.name)
+            if self._versions.get(current.id) == current.faces_version and current.id in self._indexes:
+                return self._indexes[current.id]
+            log.info("face set %r changed outside this process: reloading its index", current.name)
+            rows = [row[1:] for row in face_rows.embeddings(tx.conn, current.id)]
+            return self._install_index(current, rows)
+
+    def _note_version(self, tx, face_set_id: str) -> None:
+        """After this transaction commits, its set's faces_version is ours (not a stranger's)."""
+        (version,) = tx.conn.execute("SELECT faces_version FROM face_sets WHERE id = ?", (face_set_id,)).fetchone()
+        tx.after_commit(lambda: self._versions.__setitem__(face_set_id, version))
 
     # -- face sets -------------------------------------------------------------------------
 
@@ -94,7 +123,7 @@ class FaceStore:
                 raise FaceSetLimitError(f"the appliance already holds {limit} face sets (store.max_face_sets)")
             facesets.insert(tx.conn, face_set)
             outbox.append(tx.conn, "face_set.created", {"face_set": face_set.name, "face_set_id": face_set.id})
-            tx.after_commit(lambda: self._indexes.__setitem__(face_set.id, FaceSetIndex()))
+            tx.after_commit(lambda: self._install_index(face_set, []))
         return face_set
 
     def face_sets(self) -> list[FaceSet]:
@@ -116,7 +145,7 @@ class FaceStore:
 
     def face_counts(self) -> dict[str, int]:
         """Faces per face set name (cheap: from memory), e.g. for Home Assistant sensors."""
-        return {s.name: len(self._indexes.get(s.id, ())) for s in self.face_sets()}
+        return {s.name: s.face_count for s in self.face_sets()}
 
     # -- faces -----------------------------------------------------------------------------
 
@@ -155,6 +184,7 @@ class FaceStore:
         records = []
         with self.database.transaction() as tx:
             current = facesets.get(tx.conn, face_set.name)  # the count inside this transaction
+            self._ids.advance_past(ids.highest_issued(tx.conn))  # ids another process issued meanwhile
             if current.id != face_set.id:
                 raise FaceSetNotFoundError(face_set.name)
             if current.face_count + len(faces) > current.capacity:
@@ -182,6 +212,7 @@ class FaceStore:
                 [r.face_id for r in records], np.stack([f.embedding for f in faces]),
                 [model_id] * len(records), [r.created_at for r in records],
             ))
+            self._note_version(tx, face_set.id)
         return records
 
     def _index_of(self, face_set_id: str) -> FaceSetIndex:
@@ -244,9 +275,69 @@ class FaceStore:
             for record in doomed:
                 outbox.append(tx.conn, "face.deleted", record.event_body())
             tx.after_commit(lambda: self._index_of(face_set.id).remove(r.face_id for r in doomed))
+            self._note_version(tx, face_set.id)
         if doomed:
             self.database.purge()
         return len(doomed)
+
+    # -- persons (names) -------------------------------------------------------------------
+
+    def set_person_name(self, person_id: int, name: str) -> Person:
+        person_id = face_rows.check_int64("person_id", person_id)
+        if person_id is None:
+            raise InvalidArgumentError("person_id is required", field="person_id")
+        name = persons.check_name(name)
+        with self.database.transaction() as tx:
+            person = persons.set_name(tx.conn, person_id, name)
+            outbox.append(tx.conn, "person.named", person.event_body())
+        return person
+
+    def person(self, person_id: int) -> Person | None:
+        return persons.get(self.database.reader(), person_id)
+
+    def person_name(self, person_id: int) -> str | None:
+        person = self.person(person_id)
+        return person.name if person else None
+
+    def person_names(self, person_ids) -> dict[int, str]:
+        return persons.names(self.database.reader(), person_ids)
+
+    def person_by_name(self, name: str) -> Person | None:
+        return persons.by_name(self.database.reader(), name)
+
+    def persons(self, *, offset: int = 0, limit: int = 100) -> list[Person]:
+        return persons.page(self.database.reader(), offset, limit)
+
+    def faces_of_person(self, person_id: int) -> dict[str, int]:
+        """How many faces the person has in each face set that holds any."""
+        rows = self.database.reader().execute(
+            "SELECT s.name, COUNT(*) FROM faces f JOIN face_sets s ON s.id = f.face_set_id "
+            "WHERE f.person_id = ? GROUP BY s.name ORDER BY s.name", (person_id,),
+        ).fetchall()
+        return dict(rows)
+
+    def forget_person(self, person_id: int, *, delete_faces: bool = False) -> int:
+        """Forget the person's name; with delete_faces, every face of theirs in every set goes
+        too (one transaction). Returns how many faces went; FaceNotFoundError if there was
+        neither a name nor a face to forget."""
+        sets = [self.face_set(name) for name in self.faces_of_person(person_id)] if delete_faces else []
+        with self.database.transaction() as tx:
+            named = persons.delete(tx.conn, person_id)
+            doomed = [(s, face_rows.select(tx.conn, s.id, s.name, "person_id = ?", [person_id])) for s in sets]
+            for face_set, records in doomed:
+                face_rows.delete(tx.conn, [r.face_id for r in records])
+                for record in records:
+                    outbox.append(tx.conn, "face.deleted", record.event_body())
+                tx.after_commit(lambda s=face_set, rs=records: self._index_of(s.id).remove(r.face_id for r in rs))
+                self._note_version(tx, face_set.id)
+            deleted = sum(len(records) for _, records in doomed)
+            if not named and not deleted:
+                raise PersonNotFoundError(f"person {person_id} has neither a name nor faces")
+            if named:
+                outbox.append(tx.conn, "person.forgotten", {"person_id": person_id})
+        if deleted:
+            self.database.purge()
+        return deleted
 
     # -- search ----------------------------------------------------------------------------
 
@@ -266,16 +357,17 @@ class FaceStore:
         (or in `sort` order: [{field: "asc"|"desc"}] on declared external fields)."""
         face_set = self.face_set(face_set_name)
         sort_keys = filters.check_sort(sort, face_set.external_fields)
-        index = self._indexes.get(face_set.id)
-        if index is None or not len(index):
+        # Checked before looking at the index: an invalid filter is refused on an empty set too.
+        condition = None if filter is None else filters.filter_sql(filter, face_set.external_fields)
+        index = self._current_index(face_set)
+        if not len(index):
             return []
         foreign = [m for m in index.models() if m != model_id]
         if foreign:
             raise ModelMismatchError(face_set.name, foreign, model_id)
         allowed = None
-        if filter is not None:
-            where, params = filters.filter_sql(filter, face_set.external_fields)
-            allowed = face_rows.select_ids(self.database.reader(), face_set.id, where, params)
+        if condition is not None:
+            allowed = face_rows.select_ids(self.database.reader(), face_set.id, *condition)
         found, distances = index.search(embedding, top_n, allowed_ids=allowed, created_after=created_after)
         similarities = np.asarray(self._similarity(distances), dtype=np.float64)
         keep = similarities >= threshold
@@ -292,8 +384,9 @@ class FaceStore:
 
     def embedding_of(self, face_set_name: str, face_id: int) -> tuple[np.ndarray, str]:
         """A stored face's embedding and model (FRS search by face_id)."""
-        face = self.face(face_set_name, face_id)
-        vector = self._indexes[face.face_set_id].vector(face.face_id)
+        face_set = self.face_set(face_set_name)
+        face = face_rows.get(self.database.reader(), face_set.id, face_set.name, face_id)
+        vector = self._current_index(face_set).vector(face.face_id)
         if vector is None:
             raise FaceNotFoundError(f"face {face_id} does not exist in face set {face_set_name!r}")
         return vector, face.model_id

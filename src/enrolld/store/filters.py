@@ -4,11 +4,15 @@ Filter syntax (the subset of FRS's Lucene-like syntax we accept):
 
     field:value             equality; value bare or "double quoted" (\\" and \\\\ escape)
     field:[a TO b]          inclusive range; {a TO b} exclusive; * leaves a side open
-    NOT x, x AND y, x OR y, ( ... )   with the usual precedence NOT > AND > OR
+    field:[* TO *]          the face has the field (any value)
+    NOT x, !x, x AND y, x && y, x OR y, x || y, ( ... )   precedence NOT > AND > OR;
+                            Huawei's documented `(!id:o1)` puts `!` right on the field
 
 Fields: external_image_id, face_id, person_id, and the face set's declared external fields.
 Every value is bound as a SQL parameter; field names are checked against the schema, so no
-caller text reaches the SQL string.
+caller text reaches the SQL string. A filter is bounded (MAX_FILTER_CHARS, MAX_DEPTH of NOTs
+and parentheses, MAX_CONDITIONS) so that neither the parser's recursion nor SQLite's limits
+are ever reached by caller text.
 """
 
 from __future__ import annotations
@@ -22,9 +26,12 @@ BUILTIN_FIELDS = {"external_image_id": "string", "face_id": "long", "person_id":
 _INT32 = (-(2**31), 2**31 - 1)
 _INT64 = (-(2**63), 2**63 - 1)
 MAX_STRING = 256
+MAX_FILTER_CHARS = 4096
+MAX_DEPTH = 32
+MAX_CONDITIONS = 100
 
 _TOKEN = re.compile(
-    r'\s*(?:(?P<lp>\()|(?P<rp>\))|(?P<quoted>"(?:[^"\\]|\\.)*")|(?P<range>[\[{][^\]}]*[\]}])'
+    r'\s*(?:(?P<lp>\()|(?P<rp>\))|(?P<bang>!(?!=))|(?P<quoted>"(?:[^"\\]|\\.)*")|(?P<range>[\[{][^\]}]*[\]}])'
     r"|(?P<word>[^\s()\"\[\]{}]+))"
 )
 
@@ -32,7 +39,9 @@ _TOKEN = re.compile(
 def column_sql(name: str) -> str:
     if name in BUILTIN_FIELDS:
         return name
-    return f"json_extract(external_fields, '$.{name}')"  # name matched [A-Za-z][A-Za-z0-9_]*
+    # The name matched facesets.check_field_schema ([A-Za-z0-9_-], no quote), so quoting it
+    # in the JSON path is safe; the quotes let a name hold '-'.
+    return f"json_extract(external_fields, '$.\"{name}\"')"
 
 
 def check_value(name: str, kind: str, value, *, from_text: bool = False):
@@ -90,6 +99,8 @@ class _Parser:
         self.pos = 0
         self.schema = {**BUILTIN_FIELDS, **schema}
         self.params: list = []
+        self.depth = 0
+        self.conditions = 0
 
     def peek(self, *words: str):
         if self.pos >= len(self.tokens):
@@ -126,16 +137,28 @@ class _Parser:
             parts.append(self.factor())
         return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
 
+    def nested(self, parse):
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise InvalidArgumentError(f"filter: nested deeper than {MAX_DEPTH} levels of NOT and ()", field="filter")
+        try:
+            return parse()
+        finally:
+            self.depth -= 1
+
     def factor(self) -> str:
-        if self.peek("NOT", "!"):
+        if self.peek("NOT", "!") or (self.peek() or ("",))[0] == "bang":
             self.take()
-            return f"(NOT {self.factor()})"
+            return self.nested(lambda: f"(NOT {self.factor()})")
         kind, text = self.take()
         if kind == "lp":
-            inner = self.expr()
+            inner = self.nested(self.expr)
             if self.take()[0] != "rp":
                 raise InvalidArgumentError("filter: missing ')'", field="filter")
             return inner
+        self.conditions += 1
+        if self.conditions > MAX_CONDITIONS:
+            raise InvalidArgumentError(f"filter: more than {MAX_CONDITIONS} conditions", field="filter")
         if kind != "word" or ":" not in text:
             raise InvalidArgumentError(f"filter: expected field:value, got {text!r}", field="filter")
         name, _, value = text.partition(":")
@@ -163,13 +186,16 @@ class _Parser:
             if bound != "*":
                 self.params.append(check_value(name, self.schema[name], bound, from_text=True))
                 clauses.append(f"{column_sql(name)} {op} ?")
-        return "(" + " AND ".join(clauses) + ")" if clauses else "1"
+        # [* TO *] asks for faces that have the field at all, not for every face.
+        return "(" + " AND ".join(clauses) + ")" if clauses else f"({column_sql(name)} IS NOT NULL)"
 
 
 def filter_sql(text: str, schema: dict[str, str]) -> tuple[str, list]:
     """(SQL condition, parameters) for an FRS filter over the faces table."""
     if not isinstance(text, str) or not text.strip():
         raise InvalidArgumentError("filter must be a non-empty string", field="filter")
+    if len(text) > MAX_FILTER_CHARS:
+        raise InvalidArgumentError(f"filter is longer than {MAX_FILTER_CHARS} characters", field="filter")
     parser = _Parser(text, schema)
     return parser.parse(), parser.params
 

@@ -86,6 +86,45 @@ def m001_face_sets_faces_outbox(conn: sqlite3.Connection) -> None:
     )
 
 
+def m002_persons(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        """
+        CREATE TABLE persons (                   -- the person registry: a display name per person id
+            person_id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        )
+        """
+    )
+    conn.execute("CREATE UNIQUE INDEX persons_by_name ON persons (name COLLATE NOCASE)")
+
+
+
+def m005_faces_version(conn: sqlite3.Connection) -> None:
+    """A per-set counter every face insert or delete bumps, whichever process made it (the
+    CLI's `enroll` and `import` write beside the daemon): a changed counter tells the
+    daemon's in-memory index to reload that set."""
+    conn.execute("ALTER TABLE face_sets ADD COLUMN faces_version INTEGER NOT NULL DEFAULT 0")
+    conn.execute("DROP TRIGGER faces_count_insert")
+    conn.execute("DROP TRIGGER faces_count_delete")
+    conn.execute(
+        """
+        CREATE TRIGGER faces_count_insert AFTER INSERT ON faces BEGIN
+            UPDATE face_sets SET face_count = face_count + 1, faces_version = faces_version + 1
+            WHERE id = NEW.face_set_id;
+        END
+        """
+    )
+    conn.execute(
+        """
+        CREATE TRIGGER faces_count_delete AFTER DELETE ON faces BEGIN
+            UPDATE face_sets SET face_count = face_count - 1, faces_version = faces_version + 1
+            WHERE id = OLD.face_set_id;
+        END
+        """
+    )
+
+
 def m004_recognition_flags(conn: sqlite3.Connection) -> None:
     # Faces a user said answered recognition for the wrong person (recognize.reject_action =
     # "flag"): kept for the cloud APIs, left out of camera recognition (store/flags.py).
@@ -100,7 +139,7 @@ def m004_recognition_flags(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS = (m001_face_sets_faces_outbox, m004_recognition_flags)
+MIGRATIONS = (m001_face_sets_faces_outbox, m002_persons, m005_faces_version, m004_recognition_flags)
 
 
 def applied(conn: sqlite3.Connection) -> set[str]:

@@ -20,6 +20,8 @@ EVENT_TYPES = (
     "face.updated",
     "face.deleted",
     "enrollment.refused",
+    "person.named",
+    "person.forgotten",
 )
 
 

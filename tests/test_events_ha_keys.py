@@ -1,0 +1,98 @@
+"""Every Home Assistant discovery config the appliance publishes, seen by a real subscriber and
+checked against the keys Home Assistant documents for its MQTT platforms.
+
+The key sets below are copied from home-assistant.io's MQTT docs
+(source/_integrations/sensor.mqtt.markdown and binary_sensor.mqtt.markdown, the "device" and
+"origin" blocks of mqtt.markdown / homeassistant/components/mqtt/schemas.py), with `object_id`
+replaced by `default_entity_id` as Core 2025.10 did ("object_id ... will stop working in Home
+Assistant Core 2026.4"). A key outside them is one Home Assistant drops or warns about.
+"""
+
+import json
+import re
+import sqlite3
+
+import pytest
+from mqtt_broker import Subscriber
+
+from enrolld import __version__
+from enrolld.config import MqttConfig
+from enrolld.events.discovery import configuration_url, entity_slug
+from enrolld.events.service import EventService
+from enrolld.store import migrations
+
+AVAILABILITY_KEYS = {"availability", "availability_mode", "availability_template", "availability_topic",
+                     "payload_available", "payload_not_available"}
+COMMON_KEYS = AVAILABILITY_KEYS | {
+    "default_entity_id", "device", "device_class", "enabled_by_default", "encoding", "entity_category",
+    "entity_picture", "expire_after", "force_update", "icon", "json_attributes_template",
+    "json_attributes_topic", "name", "origin", "platform", "qos", "state_topic", "unique_id", "value_template",
+}
+DOCUMENTED_KEYS = {
+    "sensor": COMMON_KEYS | {"last_reset_value_template", "options", "state_class", "suggested_display_precision",
+                             "unit_of_measurement"},
+    "binary_sensor": COMMON_KEYS | {"off_delay", "payload_off", "payload_on"},
+}
+DEVICE_KEYS = {"configuration_url", "connections", "hw_version", "identifiers", "manufacturer", "model",
+               "model_id", "name", "serial_number", "suggested_area", "sw_version", "via_device"}
+ORIGIN_KEYS = {"name", "sw_version", "support_url"}
+# homeassistant.helpers.config_validation.VALID_ENTITY_ID
+VALID_ENTITY_ID = re.compile(r"^(?!.+__)(?!_)[\da-z_]+(?<!_)\.(?!_)[\da-z_]+(?<!_)$")
+ENTITY_CATEGORIES = {"config", "diagnostic"}
+
+
+@pytest.fixture
+def discovery_configs(mqtt_broker, tmp_path):
+    path = tmp_path / "outbox.sqlite3"
+    migrations.apply(sqlite3.connect(path, isolation_level=None))
+    config = MqttConfig(host=mqtt_broker.host, port=mqtt_broker.port, reconnect_min_s=0.1)
+    url = configuration_url("0.0.0.0", 8066)
+    service = EventService(config, device_id="Door-1.lobby", db_path=str(path),
+                           face_counts=lambda: {"default": 2, "staff.v2": 3}, configuration_url=url)
+    ha = Subscriber(mqtt_broker, "homeassistant/#")
+    service.start()
+    try:
+        assert ha.wait_for(lambda m: len(m) >= 5)  # status, last_enrolled, outbox, 2 face sets
+        yield {topic: json.loads(payload) for topic, payload, _ in ha.messages if payload}, url
+    finally:
+        service.stop(timeout_s=2)
+        ha.close()
+
+
+def test_every_discovery_config_uses_only_documented_keys(discovery_configs):
+    configs, _ = discovery_configs
+    assert len(configs) == 5
+    for topic, config in configs.items():
+        component = topic.split("/")[1]
+        unknown = set(config) - DOCUMENTED_KEYS[component]
+        assert not unknown, f"{topic}: keys Home Assistant does not document: {unknown}"
+        assert "object_id" not in config
+        assert not set(config["device"]) - DEVICE_KEYS, topic
+        assert not set(config["origin"]) - ORIGIN_KEYS, topic
+        assert config.get("entity_category", "diagnostic") in ENTITY_CATEGORIES
+
+
+def test_every_entity_has_ids_origin_availability_and_the_device_link(discovery_configs):
+    configs, url = discovery_configs
+    unique_ids = set()
+    for topic, config in configs.items():
+        component = topic.split("/")[1]
+        assert VALID_ENTITY_ID.match(config["default_entity_id"]), config["default_entity_id"]
+        assert config["default_entity_id"].startswith(component + ".")
+        unique_ids.add(config["unique_id"])
+        assert config["origin"] == {"name": "enrolld", "sw_version": __version__}
+        # availability everywhere, outbox_depth included: the broker's will says "offline"
+        assert config["availability_topic"] == "enrolld/Door-1.lobby/status", topic
+        assert (config["payload_available"], config["payload_not_available"]) == ("online", "offline")
+        assert config["device"]["identifiers"] == ["enrolld_Door-1_lobby"]
+        assert config["device"]["configuration_url"] == url
+    assert len(unique_ids) == len(configs)
+    assert "homeassistant/sensor/Door-1_lobby/outbox_depth/config" in configs
+
+
+def test_configuration_url_names_a_reachable_host():
+    assert configuration_url("192.168.1.20", 8066) == "http://192.168.1.20:8066/healthz"
+    assert configuration_url("::1", 8066) == "http://[::1]:8066/healthz"
+    assert "0.0.0.0" not in configuration_url("0.0.0.0", 8066)
+    assert configuration_url("0.0.0.0", 8066, "https://kiosk.example/") == "https://kiosk.example/"
+    assert entity_slug("enrolld_Door-1__lobby_") == "enrolld_door_1_lobby"
