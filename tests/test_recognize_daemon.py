@@ -30,6 +30,7 @@ def enroll_obama(config, vision_worker):
         store.create_face_set("lobby")
         Enrollment(vision_worker, store, config).enroll_photo(
             "lobby", (shared_faces() / "ids/obama/1.jpg").read_bytes(), person_id=OBAMA)
+        store.set_person_name(OBAMA, "Barack Obama")
     finally:
         store.close()
 
@@ -90,12 +91,13 @@ def test_known_person_once_within_the_cooldown_unknown_and_assign_makes_them_kno
         assert sub.wait_for(lambda m: of_type(sub, "recognized") and of_type(sub, "unknown"), timeout=30)
         wait_frames(daemon, 6)  # the folder has played three more times: still one event each
         [known] = of_type(sub, "recognized")
-        assert known["person_id"] == str(OBAMA) and known["face_set"] == "lobby" and known["camera"] == "door"
+        assert known["person_id"] == str(OBAMA) and known["name"] == "Barack Obama"
+        assert known["face_set"] == "lobby" and known["camera"] == "door"
         assert known["event_type"] == "recognized" and known["similarity"] >= 0.93 and known["box"]["width"] > 0
         [unknown] = of_type(sub, "unknown")
         assert unknown["best"]["person_id"] == str(OBAMA) and unknown["best"]["similarity"] < 0.93
         # Double Take style per-person topic and the retained last-recognized state
-        assert [json.loads(p)["event_id"] for t, p, _ in sub.messages if t == f"enrolld/kiosk/matches/{OBAMA}"] \
+        assert [json.loads(p)["event_id"] for t, p, _ in sub.messages if t == "enrolld/kiosk/matches/barack_obama"] \
             == [known["event_id"]]
         assert any(t == "enrolld/kiosk/last_recognized" for t, _, _ in sub.messages)
 
@@ -105,13 +107,19 @@ def test_known_person_once_within_the_cooldown_unknown_and_assign_makes_them_kno
         status, chip = call(daemon, "GET", f"/recognitions/{unknown['event_id']}/chip")
         assert status == 200 and chip[:3] == b"\xff\xd8\xff"
 
-        status, body = call(daemon, "POST", f"/recognitions/{unknown['event_id']}/assign", {"person_id": "2002"})
+        status, body = call(daemon, "POST", f"/recognitions/{unknown['event_id']}/assign", {"person_id": "2002", "name": "Barack Obama"})
+        assert status == 400 and body["error_code"] == "FRS.0012"  # that name is another person's
+        status, body = call(daemon, "POST", f"/recognitions/{unknown['event_id']}/assign", {"name": "Joe Biden"})
         assert status == 200, body
-        assert body["face"]["person_id"] == "2002" and body["recognition"]["correction"] == "assigned"
-        assert sub.wait_for(lambda m: any(e["type"] == "face.added" and e["person_id"] == "2002" for e in sub.events()))
-        assert sub.wait_for(lambda m: of_type(sub, "recognized", person_id="2002"), timeout=30)
-        assert daemon.metrics.registry.get_sample_value(
-            "enrolld_recognitions_total", {"result": "recognized", "person": "unnamed"}) == 2
+        joe = body["face"]["person_id"]
+        assert joe != str(OBAMA) and body["recognition"]["correction"] == "assigned"
+        assert sub.wait_for(lambda m: any(e["type"] == "face.added" and e["name"] == "Joe Biden" for e in sub.events()))
+        assert sub.wait_for(lambda m: of_type(sub, "recognized", person_id=joe, name="Joe Biden"), timeout=30)
+        status, person = call(daemon, "GET", f"/persons/{joe}")
+        assert status == 200 and person["name"] == "Joe Biden" and person["faces"] == {"lobby": 1}
+        for name in ("Barack Obama", "Joe Biden"):
+            assert daemon.metrics.registry.get_sample_value(
+                "enrolld_recognitions_total", {"result": "recognized", "person": name}) == 1
         assert daemon.metrics.registry.get_sample_value(
             "enrolld_recognition_corrections_total", {"action": "assign"}) == 1
 
@@ -172,14 +180,23 @@ def test_home_assistant_entities_for_recognition_use_current_discovery_keys(tmp_
         assert configs["homeassistant/event/kiosk/face_recognized/config"]["event_types"] == ["recognized"]
         assert configs["homeassistant/button/kiosk/enroll_now/config"]["command_topic"] == "enrolld/kiosk/commands/enroll"
         assert configs["homeassistant/text/kiosk/enroll_name/config"]["command_topic"] == "enrolld/kiosk/commands/arm"
-        # the button's command topic really runs an enrollment burst
+        # the text arms a name, the button's command topic runs an enrollment burst for it
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-ha")
         client.connect(mqtt_broker.host, mqtt_broker.port)
         client.loop_start()
         try:
+            client.publish("enrolld/kiosk/commands/arm", "Ada Lovelace", qos=1).wait_for_publish(5)
+            assert sub.wait_for(lambda m: any(t == "enrolld/kiosk/armed" and json.loads(p).get("name") == "Ada Lovelace"
+                                              for t, p, _ in m))
             client.publish("enrolld/kiosk/commands/enroll", "PRESS", qos=1).wait_for_publish(5)
             assert sub.wait_for(lambda m: any(e["type"] == "face.added" and e["source"] == "button" for e in sub.events()),
                                 timeout=30)
+            added = next(e for e in sub.events() if e["type"] == "face.added" and e["source"] == "button")
+            assert added["name"] == "Ada Lovelace"
+            # the name is committed right after the face (its own person.named event)
+            assert sub.wait_for(lambda m: any(e["type"] == "person.named" and e["person_id"] == added["person_id"]
+                                              and e["name"] == "Ada Lovelace" for e in sub.events()))
+            assert sub.wait_for(lambda m: json.loads([p for t, p, _ in m if t == "enrolld/kiosk/armed"][-1]) == {})
         finally:
             client.loop_stop()
             client.disconnect()

@@ -98,6 +98,7 @@ class Daemon:
         if self.events is not None:
             from .events.commands import appliance_handlers
 
+            self.flow.on_armed = self.events.publish_armed
             self.events.enable_commands(appliance_handlers(flow=self.flow, recognition=self.recognition),
                                         camera=True, recognize=self.recognition is not None)
 

@@ -3,10 +3,11 @@
     GET    /healthz          open: each part's last known state and the version; 503 when a
                              part the configuration requires is down
     GET    /metrics          Prometheus text format
-    POST   /enrollment       run a camera burst now; JSON body optional: person_id,
+    POST   /enrollment       run a camera burst now; JSON body optional: person_id, name,
                              external_image_id, external_fields. 200 enrolled, 422 refused
                              (with reasons), 429 busy, 409 when no camera is configured.
-    PUT    /enrollment/arm   the next enrollment (button or HTTP) enrolls this person_id
+    PUT    /enrollment/arm   the next enrollment (button or HTTP) enrolls this person_id, or the
+                             person with this name (registry; a new person named so if none)
     DELETE /enrollment/arm
     GET    /enrollment       {"busy", "armed", "last_result"}
 
@@ -91,7 +92,7 @@ def _target() -> dict:
     if fields is not None and not isinstance(fields, dict):
         raise FrsError(400, "FRS.0012", "external_fields must be an object")
     return {"person_id": person_id_of(body), "external_image_id": optional_string(body, "external_image_id"),
-            "external_fields": fields}
+            "external_fields": fields, "name": optional_string(body, "name")}
 
 
 @bp.post("/enrollment")

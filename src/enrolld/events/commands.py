@@ -69,6 +69,10 @@ class CommandTopics:
             self.link.publish(self.link.topics.command(name) + "/result", encode(result), qos=1)
 
 
+def _jsonable(armed: dict) -> dict:
+    return {**armed, "person_id": None if armed.get("person_id") is None else str(armed["person_id"])}
+
+
 class CommandError(Exception):
     """A command's payload is not what its topic takes."""
 
@@ -96,9 +100,9 @@ def int_or_none(value, key: str) -> int | None:
         raise CommandError(f"{key} must be an integer") from None
 
 
-def appliance_handlers(*, flow=None, recognition=None, arm_name: Callable | None = None) -> dict[str, Handler]:
+def appliance_handlers(*, flow=None, recognition=None) -> dict[str, Handler]:
     """The handlers for what this appliance has: a camera (enroll, arm) and recognition
-    (assign, reject). arm_name(name) arms the next enrollment with a named person."""
+    (assign, reject)."""
     handlers: dict[str, Handler] = {}
     if flow is not None:
         handlers["enroll"] = lambda payload: {"started": flow.press()}
@@ -110,9 +114,7 @@ def appliance_handlers(*, flow=None, recognition=None, arm_name: Callable | None
             if not name and person_id is None:
                 flow.disarm()
                 return {"armed": None}
-            if name and arm_name is not None and person_id is None:
-                return {"armed": arm_name(name)}
-            return {"armed": flow.arm(person_id=person_id)}
+            return {"armed": _jsonable(flow.arm(person_id=person_id, name=name or None))}
 
         handlers["arm"] = arm
     if recognition is not None:

@@ -119,6 +119,8 @@ def build_payload(
         payload["quality"] = body.get("quality")
     if event.type in ("face.added", "face.updated"):
         payload["external_fields"] = body.get("external_fields") or {}
+    if event.type == "face.added":  # the person's registry name when known at enrollment
+        payload["name"] = body.get("name")
     if event.type == "enrollment.refused":
         payload["reasons"] = list(body.get("reasons") or ())
     if "source" in body:  # "http", "button": who started the enrollment

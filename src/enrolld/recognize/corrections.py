@@ -41,13 +41,12 @@ class Assigned:
 
 
 class Corrections:
-    def __init__(self, recent, enrollment, store, config: Config, *, recognizer=None, persons=None):
+    def __init__(self, recent, enrollment, store, config: Config, *, recognizer=None):
         self.recent = recent  # recent.RecentRecognitions
         self.enrollment = enrollment  # enrolld.enroll.Enrollment
         self.store = store  # enrolld.store.facestore.FaceStore
         self.config = config
         self.recognizer = recognizer  # recognizer.Recognizer: its cooldown forgets corrected persons
-        self.persons = persons  # names: callable(person_id, name) -> None, or None without a registry
 
     def find(self, event_id: str):
         try:
@@ -59,14 +58,13 @@ class Corrections:
 
     def assign(self, event_id: str, *, person_id: int | None = None, name: str | None = None,
                face_set: str | None = None) -> Assigned:
-        """Enroll the recognition's face as person_id (a new person when None), naming the
-        person when name is given. QualityError when the face is too poor to enroll."""
+        """Enroll the recognition's face as person_id, or as the person with this name (a new
+        person, named so, when neither exists). QualityError when the face is too poor to
+        enroll; InvalidArgumentError when the name belongs to another person_id."""
         recognition = self.find(event_id)
         face_set = face_set or self.config.recognize.assign_face_set or self.config.capture.face_set
-        record = self.enrollment.enroll_face(face_set, recognition.face, person_id=person_id,
+        record = self.enrollment.enroll_face(face_set, recognition.face, person_id=person_id, name=name,
                                              source="correction", create_set=True)
-        if name and self.persons is not None:
-            self.persons(record.person_id, name)
         if self.recognizer is not None:
             self.recognizer.forget(record.person_id, recognition.face.embedding)
         log.info("recognition %s assigned to person %s (face %s in %r)", event_id, record.person_id,

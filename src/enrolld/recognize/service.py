@@ -51,16 +51,14 @@ class PersonLabels:
 
 class RecognitionService:
     def __init__(self, config: Config, *, source, vision, store, enrollment, flow=None, metrics=None,
-                 publish: Callable[[Recognition], None] | None = None,
-                 names: Callable | None = None, set_name: Callable | None = None):
+                 publish: Callable[[Recognition], None] | None = None):
         r = config.recognize
         self.config = config
         self.metrics = metrics
         self.publish = publish  # hands a recognition to the events side (events/recognitions.py)
         self.recent = RecentRecognitions(r.recent_size, r.recent_ttl_s)
-        self.recognizer = Recognizer(store, r, vision.model_id, camera=r.camera or config.capture.source, names=names)
-        self.corrections = Corrections(self.recent, enrollment, store, config, recognizer=self.recognizer,
-                                       persons=set_name)
+        self.recognizer = Recognizer(store, r, vision.model_id, camera=r.camera or config.capture.source, names=store.person_names)
+        self.corrections = Corrections(self.recent, enrollment, store, config, recognizer=self.recognizer)
         self.person_label = PersonLabels()
         self.loop = RecognitionLoop(source, vision, self.recognizer, r, flow=flow,
                                     on_recognition=self.report, on_frame=self._count_frame)
