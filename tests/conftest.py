@@ -4,7 +4,7 @@ import os
 
 # MQTT: a real Mosquitto broker and a recording subscriber, as a plugin rather than names
 # imported here for their side effect.
-pytest_plugins = ["mqtt_broker"]
+pytest_plugins = ["mqtt_broker", "browser"]
 
 # OpenBLAS's busy-waiting threads make numpy crawl when another process holds a core (CI has
 # two); one thread is faster there and changes no result.

@@ -185,7 +185,7 @@
     function recognitionItem(e) {
       const who = e.name || "person " + e.person_id;
       const what = e.kind === "recognized" ? who + " (" + percent(e.similarity) + ")"
-        : e.person_id ? "closest: " + who + " (" + percent(e.similarity) + ")" : "nobody enrolled to compare with";
+        : e.person_id ? "closest: " + who + " (" + percent(e.similarity) + ")" : "no stored face to compare with";
       const text = el("span", {}, el("strong", {}, e.kind), " · " + e.camera + " · " + what,
                       el("span", { class: "correction" }, e.correction ? " · " + e.correction : ""));
       if (!e.correction) {
