@@ -52,12 +52,17 @@ def entries(browser, kind):
     return browser.find_elements(By.CSS_SELECTOR, f"#activity li.entry.{kind}")
 
 
+def entry(browser, event_id):
+    """The list item of one recognition (new ones keep arriving above it)."""
+    return browser.find_element(By.CSS_SELECTOR, f'#activity li[data-event-id="{event_id}"]')
+
+
 def test_recognitions_arrive_live_and_can_be_corrected(daemon, browser):
     sign_in(browser, daemon)
     browser.get(url(daemon, "/ui/activity"))
-    [recognized] = wait_until(lambda: entries(browser, "recognized"), 30)
+    recognized = wait_until(lambda: entries(browser, "recognized"), 30)[-1]
     assert "Barack Obama" in recognized.text and "door" in recognized.text
-    [unknown] = wait_until(lambda: entries(browser, "unknown"), 30)
+    unknown = wait_until(lambda: entries(browser, "unknown"), 30)[-1]
     assert wait_until(lambda: browser.execute_script(
         "return Array.from(document.querySelectorAll('#activity li img')).every(i => i.complete && i.naturalWidth === 150)"))
     shoot(browser, "09-activity-recognitions")
@@ -65,15 +70,15 @@ def test_recognitions_arrive_live_and_can_be_corrected(daemon, browser):
     # "Not this person": the matched face stops answering for Obama (flagged by default).
     event_id = recognized.get_attribute("data-event-id")
     recognized.find_element(By.CSS_SELECTOR, "button.reject").click()
-    assert wait_until(lambda: "rejected" in entries(browser, "recognized")[0].text)
+    assert wait_until(lambda: "rejected" in entry(browser, event_id).text)
     assert daemon.recognition.find(event_id).correction == "rejected"
-    assert not entries(browser, "recognized")[0].find_elements(By.CSS_SELECTOR, ".fix")
+    assert not entry(browser, event_id).find_elements(By.CSS_SELECTOR, ".fix")
 
     # "Assign to…": the stranger's face is enrolled as a new, named person.
     unknown_id = unknown.get_attribute("data-event-id")
     unknown.find_element(By.CSS_SELECTOR, "form.assign input").send_keys("Kit Harington")
     unknown.find_element(By.CSS_SELECTOR, "form.assign button").click()
-    assert wait_until(lambda: "assigned to Kit Harington" in entries(browser, "unknown")[0].text)
+    assert wait_until(lambda: "assigned to Kit Harington" in entry(browser, unknown_id).text)
     kit = daemon.store.person_by_name("Kit Harington")
     assert kit is not None and daemon.store.faces_of_person(kit.person_id) == {"lobby": 1}
     assert daemon.recognition.find(unknown_id).correction == "assigned"

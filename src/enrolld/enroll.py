@@ -39,7 +39,7 @@ class Enrollment:
 
     def add_listener(self, listener) -> None:
         """listener(kind, details) after each enrollment ("enrolled", one call per face, with
-        face_set, face_id, person_id, external_image_id, source) and each refusal ("refused",
+        face_set, face_id, person_id, external_image_id, source, name) and each refusal ("refused",
         with face_set, reasons, source); e.g. the web page's activity feed. A failing
         listener is logged and never fails the enrollment."""
         self._listeners.append(listener)
@@ -176,7 +176,7 @@ class Enrollment:
         for record in records:
             self._tell("enrolled", {"face_set": record.face_set_name, "face_id": record.face_id,
                                     "person_id": record.person_id, "external_image_id": record.external_image_id,
-                                    "source": source})
+                                    "source": source, "name": name})
         return records
 
     def _event_extras(self, face: Face, chip: bytes | None) -> dict:

@@ -163,7 +163,8 @@ def disarm():
 def _described(entries: list[dict], store) -> list[dict]:
     """Entries with the person's current name and the source in words."""
     names = store.person_names({int(e["person_id"]) for e in entries if e.get("person_id")})
-    return [dict(e, name=names.get(int(e["person_id"])) if e.get("person_id") else None,
+    # the person's name as it is now, else as it was given at enrollment (it may not be stored yet)
+    return [dict(e, name=(names.get(int(e["person_id"])) if e.get("person_id") else None) or e.get("name"),
                  source_text=SOURCES.get(e.get("source", ""), e.get("source", ""))) for e in entries]
 
 
