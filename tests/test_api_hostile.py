@@ -56,14 +56,14 @@ def test_malformed_integers_in_both_dialects(staff, value):
     refused(accu(staff, "/v2/delete_face", json={"name": "staff", "face_id": value}), 400, "INVALID_ARGUMENT")
 
 
-def test_json_nested_1000_deep_is_refused_everywhere(staff):
+def test_json_nested_1000_deep_is_refused_everywhere(staff, astronaut_jpeg):
     refused(frs(staff, "POST", "/face-sets", data=DEEP, headers={"Content-Type": "application/json"}), 400, "FRS.0014")
     refused(frs(staff, "POST", "/face-sets", data='{"face_set_name": "x", "external_fields": ' + DEEP + "}",
                 headers={"Content-Type": "application/json"}), 400, "FRS.0014")
     refused(accu(staff, "/v2/create", data='{"name": ' + DEEP + "}", headers={"Content-Type": "application/json"}), 400, "INVALID_ARGUMENT")
     for field in ("external_fields", "sort"):
         path = "/face-sets/staff/faces" if field == "external_fields" else "/face-sets/staff/search"
-        refused(frs(staff, "POST", path, files={"image_file": ("a.jpg", b"\xff\xd8\xff")}, data={field: DEEP}), 400, "FRS.0012")
+        refused(frs(staff, "POST", path, files={"image_file": ("a.jpg", astronaut_jpeg)}, data={field: DEEP}), 400, "FRS.0012")
 
 
 @pytest.mark.parametrize("text", ["! " * 2000 + "age:1", "(" * 400 + "age:1" + ")" * 400, "age:1 OR " * 600 + "age:2", "age:[1 TO"])

@@ -108,6 +108,15 @@ def _shut(connection) -> None:
             pass
 
 
+FRS_MAX_SIDE = 4095  # FRS: each side under 4096 px
+
+
+def check_frs_image(data: bytes) -> None:
+    """FRS's rule from the header alone: under 4096 px a side (the pipeline's own format and
+    pixel checks follow when it decodes)."""
+    decode.check_header(data, max_side=FRS_MAX_SIDE)
+
+
 def check_accuauth_image(data: bytes) -> None:
     """AccuAuth's rules, from the header alone: JPG/PNG, 128-6000 px a side, at most 5 MB."""
     if len(data) > ACCUAUTH_FILE_MAX:
