@@ -257,6 +257,8 @@ def search(face_set_name):
     sort = params.structured("sort", (list, dict))
     return_fields = params.structured("return_fields", list)
     if return_fields is not None:
+        if not all(isinstance(f, str) for f in return_fields):
+            raise FrsError(400, "FRS.0012", "return_fields must be a list of field names")
         unknown = [f for f in return_fields if f not in face_set.external_fields]
         if unknown:
             raise FrsError(400, "FRS.0402", f"return_fields: field {unknown[0]!r} does not exist")
