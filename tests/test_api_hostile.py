@@ -180,3 +180,9 @@ def test_image_url_forms_that_parsers_disagree_on_are_refused(api_factory, url, 
     frs(api, "POST", "/face-sets", json={"face_set_name": "web"})
     body = refused(frs(api, "POST", "/face-sets/web/faces", json={"image_url": url}), 400, "FRS.0012")
     assert reason in body["error_msg"]
+
+
+@pytest.mark.parametrize("limit", ["²", "--5", "0", str(2**64), ""])
+def test_recognitions_limit_goes_through_the_same_parser(api, limit):
+    response = requests.get(f"{api.url}/recognitions", params={"limit": limit}, headers=FRS, timeout=30)
+    refused(response, 400, "FRS.0012")
