@@ -14,6 +14,7 @@ import os
 import random
 import re
 import socket
+import time
 from collections import Counter
 
 import numpy as np
@@ -111,8 +112,14 @@ class Generator:
             if roll < 0.85:
                 return [f"X-DF-API-ID: {ACCU_ID}", f"X-DF-API-SECRET: {ACCU_SECRET}"]
             return self.pick([[], [f"X-DF-API-ID: {ACCU_ID}", "X-DF-API-SECRET: wrong"], ["X-DF-API-ID: \x7f"]])
-        if roll < 0.8:
+        if roll < 0.75:
             return [f"X-Auth-Token: {FRS_TOKEN}"] + (["X-Project-Id: other"] if self.rng.random() < 0.05 else [])
+        if roll < 0.85:  # a well-formed AK/SK header with a fresh date: the canonical request is
+            # rebuilt from the hostile path, query and body before the signature is refused
+            date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+            signed = self.pick(["host;x-sdk-date", "content-type;host;x-sdk-date", "host;x-sdk-content-sha256;x-sdk-date"])
+            return [f"Authorization: SDK-HMAC-SHA256 Access={FRS_AK}, SignedHeaders={signed}, Signature={'ab' * 32}",
+                    f"X-Sdk-Date: {date}", "X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD"]
         return self.pick([[], ["X-Auth-Token: wrong"], ["Authorization: SDK-HMAC-SHA256 garbage"],
                           [f"Authorization: SDK-HMAC-SHA256 Access={FRS_AK}, SignedHeaders=host;x-sdk-date, Signature=ab",
                            "X-Sdk-Date: 99999999T999999Z"], ["Authorization: Bearer x"], [f"X-DF-API-ID: {ACCU_ID}"]])
