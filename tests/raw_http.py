@@ -45,6 +45,8 @@ def dialect_problem(path: str, status: int, headers: dict, body: bytes) -> str |
         return "no X-Request-Id"
     if status >= 500:
         return f"HTTP {status}"
+    if path == "/" or path.startswith("/ui/"):
+        return _page_problem(path, status, body)
     try:
         document = json.loads(body)
     except ValueError:
@@ -64,3 +66,20 @@ def dialect_problem(path: str, status: int, headers: dict, body: bytes) -> str |
         if not str(code).startswith(FRS_CODE_PREFIXES) or not isinstance(document.get("error_msg"), str):
             return f"FRS error shape wrong for HTTP {status}: {document!r:.120}"
     return None
+
+
+def _page_problem(path: str, status: int, body: bytes) -> str | None:
+    """The web page (docs/web.md) answers browsers: pages and redirects are HTML; its scripts'
+    routes (/ui/api/) refuse with {"status", "message"}, or, for what fails before any route
+    runs (malformed HTTP, no such route or method), the app's FRS shape."""
+    if status < 400 or not path.startswith("/ui/api/"):
+        return None
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return f"page script route answered {status} without JSON: {body[:80]!r}"
+    if isinstance(document, dict) and isinstance(document.get("message"), str) and isinstance(document.get("status"), str):
+        return None
+    if isinstance(document, dict) and str(document.get("error_code", "")).startswith(FRS_CODE_PREFIXES):
+        return None
+    return f"page script route error shape wrong for HTTP {status}: {document!r:.120}"
