@@ -377,3 +377,23 @@ def json_roundtrip(document):
     import json
 
     return json.loads(json.dumps(document))
+
+
+def test_every_template_and_static_file_ships_with_a_regular_install():
+    """pyproject's package-data globs cover every file the page serves (a wheel built from this
+    tree was checked to carry them; this keeps a new file from being left out)."""
+    import fnmatch
+    from pathlib import Path
+
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    globs = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["enrolld"]
+    package = root / "src" / "enrolld"
+    served = [p.relative_to(package).as_posix() for folder in ("web/templates", "web/static")
+              for p in (package / folder).iterdir() if p.is_file()]
+    assert len(served) >= 10
+    assert [f for f in served if not any(fnmatch.fnmatch(f, g) for g in globs)] == []
