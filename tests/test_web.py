@@ -397,3 +397,32 @@ def test_every_template_and_static_file_ships_with_a_regular_install():
               for p in (package / folder).iterdir() if p.is_file()]
     assert len(served) >= 10
     assert [f for f in served if not any(fnmatch.fnmatch(f, g) for g in globs)] == []
+
+
+def test_camera_snapshots_are_throttled_scaled_and_never_taken_during_a_burst(monkeypatch):
+    import cv2
+    import numpy as np
+
+    from enrolld.api import web_camera
+    from enrolld.capture.sources import Frame
+
+    class CountingCamera:  # the camera hardware CI lacks, behind the FrameSource interface
+        name = "test"
+
+        def __init__(self):
+            self.reads = 0
+
+        def read(self, timeout_s=1.0):
+            self.reads += 1
+            return Frame(image=np.full((720, 1280, 3), self.reads * 40, np.uint8))
+
+    camera = SimpleNamespace(busy=False, source=CountingCamera())
+    snapshots = web_camera.Snapshots()
+    first = snapshots.latest(camera)
+    assert snapshots.latest(camera) is first and camera.source.reads == 1  # within the interval: the same picture
+    assert cv2.imdecode(np.frombuffer(first, np.uint8), cv2.IMREAD_COLOR).shape == (360, 640, 3)
+    monkeypatch.setattr(web_camera, "SNAPSHOT_INTERVAL_S", 0.0)
+    camera.busy = True  # a burst owns the camera: the last picture again
+    assert snapshots.latest(camera) is first and camera.source.reads == 1
+    camera.busy = False
+    assert snapshots.latest(camera) != first and camera.source.reads == 2
