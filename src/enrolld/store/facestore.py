@@ -39,6 +39,8 @@ from .index import FaceSetIndex
 
 log = logging.getLogger(__name__)
 
+LOAD_CHUNK = 10_000  # rows per add when the index loads from the file
+
 
 @dataclass(frozen=True)
 class SearchHit:
@@ -69,22 +71,36 @@ class FaceStore:
         started = time.monotonic()
         conn = self.database.reader()
         sets = facesets.all_sets(conn)
-        batches: dict[str, list] = {s.id: [] for s in sets}
-        for set_id, face_id, vector, model_id, created_at in face_rows.embeddings(conn):
-            batches[set_id].append((face_id, vector, model_id, created_at))
         for face_set in sets:
-            self._install_index(face_set, batches[face_set.id])
+            self._install_index(face_set, face_rows.embeddings(conn, face_set.id))
         total = sum(len(i) for i in self._indexes.values())
-        log.info("loaded %d faces in %d sets in %.0f ms", total, len(batches), (time.monotonic() - started) * 1e3)
+        log.info("loaded %d faces in %d sets in %.0f ms", total, len(sets), (time.monotonic() - started) * 1e3)
+
+    def _new_index(self, capacity: int = 64) -> FaceSetIndex:
+        # the exact float32 embeddings for the index's re-rank come from the file, by primary key
+        return FaceSetIndex(initial_capacity=max(64, capacity),
+                            exact=lambda ids: face_rows.vectors_by_ids(self.database.reader(), ids))
 
     def _install_index(self, face_set: FaceSet, rows) -> FaceSetIndex:
-        index = FaceSetIndex(initial_capacity=max(64, len(rows)))
-        if rows:
-            face_ids, vectors, models, created = zip(*rows)
-            index.add_many(face_ids, np.stack(vectors), models, created)
+        """An index of (set id, face id, vector, model, created) rows, added in chunks so that
+        a million faces never sit in memory as float32 at once."""
+        index = self._new_index(face_set.face_count)
+        chunk: list = []
+        for row in rows:
+            chunk.append(row[1:])
+            if len(chunk) == LOAD_CHUNK:
+                self._add_rows(index, chunk)
+                chunk = []
+        self._add_rows(index, chunk)
         self._indexes[face_set.id] = index
         self._versions[face_set.id] = face_set.faces_version
         return index
+
+    @staticmethod
+    def _add_rows(index: FaceSetIndex, rows) -> None:
+        if rows:
+            face_ids, vectors, models, created = zip(*rows)
+            index.add_many(face_ids, np.stack(vectors), models, created)
 
     def _current_index(self, face_set: FaceSet) -> FaceSetIndex:
         """The set's index, reloaded first if another process (the CLI) changed its faces
@@ -98,8 +114,7 @@ class FaceStore:
             if self._versions.get(current.id) == current.faces_version and current.id in self._indexes:
                 return self._indexes[current.id]
             log.info("face set %r changed outside this process: reloading its index", current.name)
-            rows = [row[1:] for row in face_rows.embeddings(tx.conn, current.id)]
-            return self._install_index(current, rows)
+            return self._install_index(current, face_rows.embeddings(tx.conn, current.id))
 
     def _note_version(self, tx, face_set_id: str) -> None:
         """After this transaction commits, its set's faces_version is ours (not a stranger's)."""
@@ -216,7 +231,7 @@ class FaceStore:
         return records
 
     def _index_of(self, face_set_id: str) -> FaceSetIndex:
-        return self._indexes.setdefault(face_set_id, FaceSetIndex())
+        return self._indexes.setdefault(face_set_id, self._new_index())
 
     def record_refusal(self, face_set_name: str, reasons, *, source: str = "api") -> None:
         """Record (as an `enrollment.refused` event) that a photo could not be enrolled."""
