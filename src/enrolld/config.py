@@ -8,6 +8,7 @@ systemd credentials ($CREDENTIALS_DIRECTORY/<section>.<key>) so they never live 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import typing
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
+from . import config_checks
 from .errors import ConfigError
 
 SECRET_KEYS = frozenset({"token", "secret_key", "api_secret", "password", "metrics_token"})
@@ -199,7 +201,7 @@ CHOICES = {
 
 def load(path: str | os.PathLike | None = None, *, environ=None) -> Config:
     """Read and validate a TOML file (None: built-in defaults), then apply secrets from
-    the environment and systemd credentials."""
+    the environment and systemd credentials. Every problem is reported at once."""
     data: dict = {}
     if path is not None:
         try:
@@ -211,36 +213,76 @@ def load(path: str | os.PathLike | None = None, *, environ=None) -> Config:
             raise ConfigError(f"{path}: not valid TOML: {e}") from None
     environ = os.environ if environ is None else environ
     _overlay_secrets(data, environ)
-    config = from_dict(data)
-    validate(config)
+    found: list[str] = []
+    config = _build(Config, data, "", found)
+    found += config_checks.problems(config)
+    if found:
+        raise _config_error(found, f"{path}: " if path is not None else "")
     return config
 
 
 def from_dict(data: dict) -> Config:
-    return _build(Config, data, "")
+    """The typed config of a dict (types, choices and unknown keys checked, not ranges)."""
+    found: list[str] = []
+    config = _build(Config, data, "", found)
+    if found:
+        raise _config_error(found)
+    return config
 
 
-def _build(cls, data, prefix: str):
+def _config_error(found: list[str], where: str = "") -> ConfigError:
+    """One line, every problem in it (the CLI's errors are one line on stderr)."""
+    message = found[0] if len(found) == 1 else f"{len(found)} problems: " + "; ".join(found)
+    error = ConfigError(where + message)
+    error.problems = list(found)
+    return error
+
+
+def _build(cls, data, prefix: str, found: list[str]):
+    """The dataclass from a table; a bad or unknown key is added to `found` and its default
+    kept, so one pass names every problem."""
     if not isinstance(data, dict):
-        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a table")
+        found.append(f"{prefix.rstrip('.') or 'config'}: expected a table")
+        return cls()
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
+    names = [f.name for f in dataclasses.fields(cls)]
     for key in data:
         if key not in names:
-            raise ConfigError(f"unknown key: {prefix}{key}")
+            found.append(f"unknown key: {prefix}{key}{_suggestion(key, names, prefix)}")
     values = {}
     for name in names:
         if name in data:
-            values[name] = _coerce(hints[name], data[name], prefix + name)
-    try:
-        return cls(**values)
-    except TypeError as e:  # pragma: no cover - dataclass signature mismatch is a bug
-        raise ConfigError(str(e)) from None
+            try:
+                values[name] = _coerce(hints[name], data[name], prefix + name, found)
+            except ConfigError as e:
+                found.append(str(e))
+    return cls(**values)
 
 
-def _coerce(hint, value, path: str):
+def _suggestion(key: str, names: list[str], prefix: str) -> str:
+    """" (did you mean api.frs.project_id?)": a close name in the same table, else the same
+    name in another table (a key put under the wrong section)."""
+    close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+    if close:
+        return f" (did you mean {prefix}{close[0]}?)"
+    elsewhere = [path for path in _all_keys(Config, "") if path.rsplit(".", 1)[-1] == key]
+    if elsewhere:
+        return f" (did you mean {' or '.join(elsewhere)}?)"
+    return ""
+
+
+def _all_keys(cls, prefix: str):
+    for f in dataclasses.fields(cls):
+        hint = typing.get_type_hints(cls)[f.name]
+        if dataclasses.is_dataclass(hint):
+            yield from _all_keys(hint, prefix + f.name + ".")
+        else:
+            yield prefix + f.name
+
+
+def _coerce(hint, value, path: str, found: list[str]):
     if dataclasses.is_dataclass(hint):
-        return _build(hint, value, path + ".")
+        return _build(hint, value, path + ".", found)
     origin = typing.get_origin(hint)
     if origin is tuple:
         item = typing.get_args(hint)[0]
@@ -312,38 +354,7 @@ def redacted(config: Config) -> dict:
 
 
 def validate(config: Config) -> None:
-    """Checks across keys that a type alone cannot express."""
-    if not 0 <= config.device.node <= 1023:
-        raise ConfigError("device.node: must be between 0 and 1023")
-    if config.vision.threads < 1:
-        raise ConfigError("vision.threads: must be at least 1")
-    if not 1 <= config.api.port <= 65535:
-        raise ConfigError("api.port: must be between 1 and 65535")
-    api = config.api
-    if api.connection_limit < api.threads + 8:
-        raise ConfigError("api.connection_limit: must leave room above api.threads (at least threads + 8)")
-    if min(api.idle_timeout_s, api.header_timeout_s, api.body_timeout_s, api.url_fetch_timeout_s) <= 0:
-        raise ConfigError("api.*_timeout_s: must be positive")
-    if not 8 <= api.max_header_kb <= 1024:
-        raise ConfigError("api.max_header_kb: must be between 8 and 1024")
-    if any(not 1 <= port <= 65535 for port in api.url_fetch_ports):
-        raise ConfigError("api.url_fetch_ports: ports must be between 1 and 65535")
-    if config.mqtt.reconnect_min_s <= 0 or config.mqtt.reconnect_max_s < config.mqtt.reconnect_min_s:
-        raise ConfigError("mqtt.reconnect_min_s: must be > 0 and not above mqtt.reconnect_max_s")
-    if config.mqtt.outbox_limit < 1:
-        raise ConfigError("mqtt.outbox_limit: must be at least 1")
-    if bool(config.mqtt.cert_file) != bool(config.mqtt.key_file):
-        raise ConfigError("mqtt: cert_file and key_file must be set together")
-    if config.capture.burst_s <= 0 or config.capture.burst_max_frames < 1:
-        raise ConfigError("capture.burst_s and capture.burst_max_frames: must be positive")
-    r = config.recognize
-    if r.enabled and config.capture.source == "none":
-        raise ConfigError("recognize.enabled: needs a camera (capture.source)")
-    if r.fps <= 0 or r.event_queue < 1 or r.recent_size < 0 or r.max_faces < 1:
-        raise ConfigError("recognize.fps, event_queue, max_faces: must be positive; recent_size: not negative")
-    if not 0.0 <= r.threshold <= 1.0 or not 0.0 <= r.motion_fraction <= 1.0:
-        raise ConfigError("recognize.threshold and recognize.motion_fraction: must be between 0 and 1")
-    frs = config.api.frs
-    if bool(frs.access_key) != bool(frs.secret_key):
-        raise ConfigError("api.frs: access_key and secret_key must be set together")
-
+    """Raise ConfigError naming every range, topic, file and pairing problem (config_checks)."""
+    found = config_checks.problems(config)
+    if found:
+        raise _config_error(found)

@@ -97,9 +97,10 @@ def _target() -> dict:
 
 @bp.post("/enrollment")
 def enroll_now():
+    target = _target()
     camera = _camera()
     try:
-        result = camera.run(source="http", **_target())
+        result = camera.run(source="http", **target)
     except BusyError as e:
         response = FrsError(429, "FRS.0033", str(e)).response()
         response.headers["Retry-After"] = "2"
@@ -109,7 +110,8 @@ def enroll_now():
 
 @bp.put("/enrollment/arm")
 def arm():
-    return jsonify({"armed": _camera().arm(**_target())})
+    target = _target()
+    return jsonify({"armed": _camera().arm(**target)})
 
 
 @bp.delete("/enrollment/arm")
