@@ -37,7 +37,7 @@ from .errors import (
 from .faces import FaceRecord
 from .facesets import FaceSet
 from .persons import Person
-from .index import FaceSetIndex
+from .index import FaceSetIndex, rerank
 
 log = logging.getLogger(__name__)
 
@@ -452,6 +452,37 @@ class FaceStore:
             missing = [h for h in hits if h.face.external_fields.get(name) is None]
             present.sort(key=lambda h: h.face.external_fields[name], reverse=descending)
             hits = present + missing
+        return hits
+
+    def search_sets(self, face_set_names, embedding, model_id: str, *, top_n: int = 1,
+                    exclude=frozenset()) -> list[SearchHit]:
+        """The top_n most similar faces over several face sets at once (camera recognition
+        searches them all on every frame): each set's compact index gives candidates, then one
+        exact re-rank and one lookup serve them all. Faces in `exclude` do not answer; sets
+        that no longer exist or hold another model's embeddings are skipped."""
+        sets, candidates = {}, []
+        for name in face_set_names:
+            try:
+                face_set = self.face_set(name)
+            except FaceSetNotFoundError:
+                continue
+            index = self._current_index(face_set)
+            if not len(index) or any(m != model_id for m in index.models()):
+                continue
+            found = index.candidates(embedding, top_n + len(exclude))
+            sets.update((int(f), face_set) for f in found)
+            candidates.append(found)
+        if not candidates:
+            return []
+        pool = np.setdiff1d(np.concatenate(candidates), np.fromiter(exclude, np.int64, len(exclude)))
+        found, distances = rerank(lambda ids: face_rows.vectors_by_ids(self.database.reader(), ids),
+                                  pool, embedding, top_n)
+        hits = []
+        for face_id, similarity in zip(found, np.asarray(self._similarity(distances), dtype=np.float64)):
+            face_set = sets[int(face_id)]
+            record = face_rows.by_ids(self.database.reader(), face_set.id, face_set.name, [face_id]).get(int(face_id))
+            if record is not None:
+                hits.append(SearchHit(record, float(similarity)))
         return hits
 
     def embedding_of(self, face_set_name: str, face_id: int) -> tuple[np.ndarray, str]:

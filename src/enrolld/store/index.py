@@ -170,11 +170,17 @@ class FaceSetIndex:
         `allowed_ids` (an int64 array) restricts the search to those faces (FRS filter);
         `created_after` (unix seconds) to faces enrolled since then (AccuAuth start_time)."""
         query = np.asarray(query, dtype=np.float32).reshape(self.dim)
+        candidates = self.candidates(query, top_k, allowed_ids=allowed_ids, created_after=created_after)
+        return rerank(self._exact, candidates, query, top_k)
+
+    def candidates(self, query, top_k: int, *, allowed_ids=None, created_after: float | None = None) -> np.ndarray:
+        """Face ids of the best top_k + CANDIDATE_SLACK rows by their compact codes (the exact
+        answer is among them; `rerank` finds it)."""
+        query = np.asarray(query, dtype=np.float32).reshape(self.dim)
         s = self._snap  # one attribute read: a consistent view without the lock
         n = s.n
-        empty = np.empty(0, np.int64), np.empty(0, np.float32)
         if n == 0 or top_k <= 0:
-            return empty
+            return np.empty(0, np.int64)
         cosines = self._scores(s, query)
         ids = s.ids[:n]
         keep = None
@@ -188,19 +194,26 @@ class FaceSetIndex:
             cosines = np.where(keep, cosines, -np.inf)
             wanted = min(wanted, int(keep.sum()))
             if wanted == 0:
-                return empty
+                return np.empty(0, np.int64)
         rows = np.argpartition(cosines, n - wanted)[n - wanted:] if wanted < n else np.arange(n)
         rows = rows[np.isfinite(cosines[rows])]
-        candidates = np.unique(ids[rows])
-        found, vectors = self._exact(candidates)
-        if not len(found):
-            return empty
-        exact = vectors @ query
-        order = np.argsort(-exact, kind="stable")[:top_k]
-        distances = np.sqrt(np.clip(2.0 - 2.0 * exact[order], 0.0, 4.0)).astype(np.float32)
-        return np.asarray(found, np.int64)[order], distances
+        return np.unique(ids[rows])
 
     def _own_vectors(self, face_ids: np.ndarray):
         found = [int(f) for f in face_ids if int(f) in self._own]
         vectors = np.array([self._own[f] for f in found], np.float32).reshape(-1, self.dim)
         return np.asarray(found, np.int64), vectors
+
+
+def rerank(exact: ExactVectors, candidates: np.ndarray, query: np.ndarray, top_k: int):
+    """The exact top_k of candidate faces: (face_ids, Euclidean distances), nearest first,
+    from their float32 embeddings (faces no longer stored drop out)."""
+    if not len(candidates) or top_k <= 0:
+        return np.empty(0, np.int64), np.empty(0, np.float32)
+    found, vectors = exact(candidates)
+    if not len(found):
+        return np.empty(0, np.int64), np.empty(0, np.float32)
+    cosines = vectors @ np.asarray(query, np.float32).reshape(-1)
+    order = np.argsort(-cosines, kind="stable")[:top_k]
+    distances = np.sqrt(np.clip(2.0 - 2.0 * cosines[order], 0.0, 4.0)).astype(np.float32)
+    return np.asarray(found, np.int64)[order], distances
