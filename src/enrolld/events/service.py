@@ -87,7 +87,7 @@ class EventService:
         from .recognition_discovery import publish_recognition_discovery
 
         def announce():
-            publish_recognition_discovery(self.link, self.config.ha_prefix, self.state.node, self.state._device(),
+            publish_recognition_discovery(self.link, self.config.ha_prefix, self.state.node, self.state._entity,
                                           camera=camera, recognize=recognize)
 
         self.commands = CommandTopics(self.link, handlers)
