@@ -46,7 +46,7 @@ def dialect_problem(path: str, status: int, headers: dict, body: bytes) -> str |
     if status >= 500:
         return f"HTTP {status}"
     if path == "/" or path.startswith("/ui/"):
-        return _page_problem(path, status, body)
+        return _page_problem(status, headers, body)
     try:
         document = json.loads(body)
     except ValueError:
@@ -68,18 +68,23 @@ def dialect_problem(path: str, status: int, headers: dict, body: bytes) -> str |
     return None
 
 
-def _page_problem(path: str, status: int, body: bytes) -> str | None:
-    """The web page (docs/web.md) answers browsers: pages and redirects are HTML; its scripts'
-    routes (/ui/api/) refuse with {"status", "message"}, or, for what fails before any route
-    runs (malformed HTTP, no such route or method), the app's FRS shape."""
-    if status < 400 or not path.startswith("/ui/api/"):
+def _page_problem(status: int, headers: dict, body: bytes) -> str | None:
+    """The face library page's own shape: a redirect (to sign-in), an HTML page, or for its
+    script's calls (/ui/api/...) JSON {"status": "error", "message"} on an error, or the FRS
+    shape for errors met before the page's code runs."""
+    kind = headers.get("content-type", "")
+    if 300 <= status < 400:
+        return None if headers.get("location") else f"redirect {status} without Location"
+    if kind.startswith("text/html") or kind.startswith("image/") or kind.startswith("text/event-stream"):
         return None
     try:
         document = json.loads(body)
     except ValueError:
-        return f"page script route answered {status} without JSON: {body[:80]!r}"
-    if isinstance(document, dict) and isinstance(document.get("message"), str) and isinstance(document.get("status"), str):
-        return None
-    if isinstance(document, dict) and str(document.get("error_code", "")).startswith(FRS_CODE_PREFIXES):
-        return None
-    return f"page script route error shape wrong for HTTP {status}: {document!r:.120}"
+        return f"page answer neither HTML nor JSON: {body[:80]!r}"
+    if status < 400 or not isinstance(document, dict):
+        return None if status < 400 else f"page error shape wrong for HTTP {status}: {document!r:.120}"
+    page_shape = document.get("status") == "error" and isinstance(document.get("message"), str)
+    # Routing and wire errors (404, 405, a malformed request) come before any page code, in the
+    # FRS shape like every path outside /faceset/.
+    frs_shape = str(document.get("error_code", "")).startswith(FRS_CODE_PREFIXES) and isinstance(document.get("error_msg"), str)
+    return None if page_shape or frs_shape else f"page error shape wrong for HTTP {status}: {document!r:.120}"
