@@ -426,3 +426,29 @@ def test_camera_snapshots_are_throttled_scaled_and_never_taken_during_a_burst(mo
     assert snapshots.latest(camera) is first and camera.source.reads == 1
     camera.busy = False
     assert snapshots.latest(camera) != first and camera.source.reads == 2
+
+
+def test_activity_streams_end_when_the_appliance_stops(api):
+    """A page left open on the activity list must not hold the HTTP server's drain at SIGTERM:
+    closing the page's state (the daemon does it before stopping HTTP) ends every stream."""
+    import http.client
+    import urllib.parse
+
+    connection = http.client.HTTPConnection("127.0.0.1", api.port, timeout=15)
+    connection.request("GET", "/ui/login")
+    login = connection.getresponse()
+    form, login_cookie = login.read().decode(), login.getheader("Set-Cookie").split(";")[0]
+    token = re.search(r'name="login_csrf" value="([^"]+)"', form).group(1)
+    body = urllib.parse.urlencode({"login_csrf": token, "user": ACCU_ID, "password": ACCU_SECRET})
+    connection.request("POST", "/ui/login", body, {"Content-Type": "application/x-www-form-urlencoded",
+                                                   "Cookie": login_cookie})
+    signed_in = connection.getresponse()
+    signed_in.read()
+    session = next(c for c in signed_in.headers.get_all("Set-Cookie") if c.startswith("enrolld_session="))
+    connection.request("GET", "/ui/api/activity/stream", headers={"Cookie": session.split(";")[0]})
+    stream = connection.getresponse()
+    assert stream.status == 200 and stream.getheader("Content-Type").startswith("text/event-stream")
+    assert stream.readline() == b"retry: 1000\n"
+    api.app.extensions["enrolld.web"].close()
+    rest = stream.read()  # returns once the stream has ended
+    assert rest.strip() == b""  # at once: not even one keep-alive (a stream left alone sends one every 3 s)

@@ -185,6 +185,9 @@ class Daemon:
         if self.button is not None:
             self.button.close()
         if self.server is not None:
+            web = self.app.extensions.get("enrolld.web")
+            if web is not None:  # open activity streams end now instead of holding the drain
+                web.close()
             _stop_http(self.server, self._http_thread, timeout_s=budget * 0.5)
         if self.recognition is not None:
             self.recognition.stop(timeout_s=2.0)

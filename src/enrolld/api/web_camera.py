@@ -206,8 +206,10 @@ def activity_stream():
             seq, ends = start, time.monotonic() + STREAM_S
             yield "retry: 1000\n\n"
             seen = since
-            while time.monotonic() < ends:
+            while time.monotonic() < ends and not feed.closed:
                 entries = feed.wait_after(seq, tick)
+                if feed.closed:
+                    break
                 for entry in _described(entries, store):
                     seq = entry["seq"]
                     yield _event("activity", entry, seq, seen)

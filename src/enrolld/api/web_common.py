@@ -55,6 +55,10 @@ class WebState:
         self.streams = threading.BoundedSemaphore(MAX_STREAMS)  # open activity streams
         services.enrollment.add_listener(self.feed.record)
 
+    def close(self) -> None:
+        """Before the HTTP server stops: open activity streams end instead of holding its drain."""
+        self.feed.close()
+
 
 def state() -> WebState:
     return current_app.extensions["enrolld.web"]

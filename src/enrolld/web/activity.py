@@ -24,6 +24,7 @@ class ActivityFeed:
         self._entries: collections.deque[dict] = collections.deque(maxlen=max_entries)
         self._seq = 0
         self._changed = threading.Condition()
+        self.closed = False
 
     def record(self, kind: str, details: dict) -> None:
         """An enrollment listener (enrolld.enroll.Enrollment.add_listener)."""
@@ -49,7 +50,13 @@ class ActivityFeed:
             return self._seq
 
     def wait_after(self, seq: int, timeout_s: float) -> list[dict]:
-        """Entries newer than seq, waiting up to timeout_s for one to come."""
+        """Entries newer than seq, waiting up to timeout_s for one to come (or the feed to close)."""
         with self._changed:
-            self._changed.wait_for(lambda: self._seq > seq, timeout=timeout_s)
+            self._changed.wait_for(lambda: self._seq > seq or self.closed, timeout=timeout_s)
             return [e for e in self._entries if e["seq"] > seq]
+
+    def close(self) -> None:
+        """The appliance is stopping: every wait returns now, and streams end."""
+        with self._changed:
+            self.closed = True
+            self._changed.notify_all()
