@@ -82,23 +82,16 @@ def test_open_range_batch_delete_removes_only_faces_with_the_field(staff):
     assert body["face_number"] == 1 and staff.store.face_counts() == {"staff": 1}
 
 
-def test_enrollment_person_id_goes_through_the_same_parser():
-    from flask import Flask
-
-    from enrolld.api.errors import FrsError
-    from enrolld.api import appliance as routes
-
-    app = Flask("t")
-    for person_id in ("--5", "²", str(2**63), [1]):
-        with app.test_request_context("/enrollment", method="POST", json={"person_id": person_id}):
-            with pytest.raises(FrsError) as e:
-                routes._target()
-            assert e.value.code == "FRS.0012"
-    with app.test_request_context("/enrollment", method="POST", data=DEEP, content_type="application/json"):
-        with pytest.raises(FrsError, match="deeper"):
-            routes._target()
-    with app.test_request_context("/enrollment", method="POST", json={"person_id": "-42"}):
-        assert routes._target()["person_id"] == -42
+def test_enrollment_person_id_goes_through_the_same_parser(api):
+    headers = {"X-Auth-Token": FRS_TOKEN}
+    for path, method in (("/enrollment", "POST"), ("/enrollment/arm", "PUT")):
+        for person_id in ("--5", "²", str(2**63), [1]):
+            r = requests.request(method, api.url + path, json={"person_id": person_id}, headers=headers, timeout=30)
+            assert (r.status_code, r.json()["error_code"]) == (400, "FRS.0012"), (path, person_id, r.text)
+        r = requests.request(method, api.url + path, data=DEEP, headers={**headers, "Content-Type": "application/json"}, timeout=30)
+        assert r.status_code == 400 and "deeper" in r.json()["error_msg"]
+        r = requests.request(method, api.url + path, json={"person_id": "-42"}, headers=headers, timeout=30)
+        assert r.json()["error_code"] == "FRS.0035"  # parsed fine; this appliance has no camera
 
 
 # -- image_url -------------------------------------------------------------------------------

@@ -1,143 +1,98 @@
-"""`enrolld backup` while the store is being written, and `enrolld status` against a running
-daemon's /healthz."""
+"""enroll DIR, export and import as an operator runs them: real photos, real SQLite files,
+the real pipeline; export → import into a fresh state answers searches the same."""
 
 import json
-import os
-import sqlite3
-import subprocess
-import sys
-import threading
-from pathlib import Path
+import shutil
 
+import numpy as np
 import pytest
-from conftest import analysed_face, make_config
+from sample_images import SHARED_FACES
 
-from enrolld.bench.mosquitto import free_port
 from enrolld.cli import main
-from enrolld.daemon import Daemon
-from enrolld.sdnotify import Notifier
 from enrolld.store.facestore import FaceStore
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
-MODEL = "test-model"
+IDS = SHARED_FACES / "ids"
+needs_faces = pytest.mark.skipif(not IDS.is_dir(), reason="../shared/faces is not beside the repository")
 
 
-def config_file(tmp_path, state, extra=""):
-    path = tmp_path / "enrolld.toml"
-    path.write_text(f"[device]\nstate_dir = '{state}'\n[mqtt]\nenabled = false\n{extra}")
-    return path
+def config_file(tmp_path, state):
+    path = tmp_path / f"{state}.toml"
+    path.write_text(f'[device]\nstate_dir = "{tmp_path / state}"\n[mqtt]\nenabled = false\n')
+    return str(path)
 
 
-class Writer(threading.Thread):
-    """Adds faces as fast as the store takes them; `acked` holds every id add_face returned."""
-
-    def __init__(self, store):
-        super().__init__(daemon=True)
-        self.store, self.acked, self.lock, self.stop = store, [], threading.Lock(), threading.Event()
-
-    def run(self):
-        i = 0
-        while not self.stop.is_set():
-            record = self.store.add_face("s", analysed_face(seed=i), MODEL)
-            with self.lock:
-                self.acked.append(record.face_id)
-            i += 1
-
-    def snapshot(self) -> list[int]:
-        with self.lock:
-            return list(self.acked)
-
-    def wait_for(self, count, timeout=60.0):
-        import time
-
-        deadline = time.monotonic() + timeout
-        while len(self.snapshot()) < count and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert len(self.snapshot()) >= count
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    """Two people's photos as folders named after them, one flat photo, one without a face."""
+    root = tmp_path_factory.mktemp("library")
+    people = sorted(p for p in IDS.iterdir() if p.is_dir())[:2]
+    for person in people:
+        (root / person.name).mkdir()
+        for photo in sorted(person.iterdir())[:2]:
+            shutil.copy(photo, root / person.name / photo.name)
+    shutil.copy(sorted(people[0].iterdir())[-1], root / "loose.jpg")
+    noface = sorted(p for p in (SHARED_FACES / "noface").iterdir() if p.suffix.lower() in (".jpg", ".png"))[0]
+    shutil.copy(noface, root / ("zz-noface" + noface.suffix))
+    return root, [p.name for p in people]
 
 
-def test_backup_taken_during_writes_is_whole_and_holds_every_acknowledged_face(tmp_path):
-    config = make_config(tmp_path / "state")
-    store = FaceStore(config)
-    store.create_face_set("s")
-    writer = Writer(store)
-    writer.start()
+@needs_faces
+def test_enroll_a_folder_then_export_and_import_into_a_fresh_state(tmp_path, library, capsys):
+    root, names = library
+    live = config_file(tmp_path, "live")
+    assert main(["enroll", str(root), "--face-set", "staff", "--json", "--config", live]) == 0
+    out, err = capsys.readouterr()
+    report = json.loads(out)
+    assert report["enrolled"] == 5 and report["refused"] == 1, report
+    assert report["refusals"][0]["file"].startswith("zz-noface") and report["refusals"][0]["reasons"] == ["no_face"]
+    assert "6/6" in err  # the progress bar reached the end
+    by_name = {f["name"]: f["person_id"] for f in report["faces"] if f["name"]}
+    assert set(by_name) == set(names)
+
+    export = tmp_path / "staff.json"
+    assert main(["export", "--face-set", "staff", str(export), "--config", live]) == 0
+    document = json.loads(export.read_text())
+    assert len(document["faces"]) == 5 and set(document["persons"].values()) == set(names)
+    assert set(document["faces"][0]) == {"face_id", "person_id", "external_image_id", "external_fields", "box", "quality",
+                                         "created_at", "embedding"}  # no photo
+
+    fresh = config_file(tmp_path, "fresh")
+    assert main(["import", str(export), "--config", fresh]) == 0
+    source, copy = FaceStore(_load(live)), FaceStore(_load(fresh))
     try:
-        writer.wait_for(300)
-        acknowledged_before = writer.snapshot()
-        # the operator's command, in its own process, while this one keeps writing
-        target = tmp_path / "backup.sqlite3"
-        result = subprocess.run(
-            [sys.executable, "-m", "enrolld.cli", "backup", "--json", "--config",
-             str(config_file(tmp_path, tmp_path / "state")), str(target)],
-            capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=SRC), timeout=120,
-        )
-        writer.wait_for(len(writer.snapshot()) + 50)  # the writer went on after the backup
+        for record, embedding in source.faces_with_embeddings("staff")[1]:
+            a = [(h.face.face_id, round(h.similarity, 6)) for h in source.search("staff", embedding, record.model_id, top_n=5)]
+            b = [(h.face.face_id, round(h.similarity, 6)) for h in copy.search("staff", embedding, record.model_id, top_n=5)]
+            assert a == b
+        assert {copy.person_name(int(pid)) for pid in by_name.values()} == set(names)
     finally:
-        writer.stop.set()
-        writer.join(10)
-        store.close()
-    assert result.returncode == 0, result.stderr
-    summary = json.loads(result.stdout)
-    copy = sqlite3.connect(target)
-    try:
-        assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert copy.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # one self-contained file
-        in_copy = {row[0] for row in copy.execute("SELECT face_id FROM faces")}
-    finally:
+        source.close()
         copy.close()
-    assert set(acknowledged_before) <= in_copy
-    assert len(in_copy) == summary["faces"] <= len(writer.snapshot())
-    assert summary["integrity_check"] == "ok" and summary["face_sets"] == 1
-    assert not list(tmp_path.glob("*.partial"))
+    capsys.readouterr()
+    assert main(["import", str(export), "--config", fresh]) == 2  # the set exists now
+    assert "already exists" in capsys.readouterr().err
 
 
-def test_backup_refuses_an_existing_file_and_a_missing_database(tmp_path, capsys):
-    config = config_file(tmp_path, tmp_path / "state")
-    assert main(["backup", "--config", str(config), str(tmp_path / "out.sqlite3")]) == 2
-    assert "no database at" in capsys.readouterr().err
-    FaceStore(make_config(tmp_path / "state")).close()
-    existing = tmp_path / "exists.sqlite3"
-    existing.write_text("keep me")
-    assert main(["backup", "--config", str(config), str(existing)]) == 2
+def _load(path):
+    from enrolld import config
+
+    return config.load(path)
+
+
+def test_import_refuses_another_model_and_a_damaged_file(tmp_path, capsys):
+    from enrolld.store import transfer
+
+    export = tmp_path / "other.json"
+    face = {"face_id": "1", "person_id": "2", "external_image_id": "x", "box": [0, 0, 9, 9], "created_at": 1.0,
+            "embedding": transfer.base64.b64encode(np.zeros(128, "<f4").tobytes()).decode()}
+    export.write_text(json.dumps({"format": transfer.FORMAT, "version": 1, "model_id": "someone-elses-model",
+                                  "face_set": {"name": "x"}, "faces": [face]}))
+    assert main(["import", str(export), "--config", config_file(tmp_path, "s")]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "already exists" in err
-    assert existing.read_text() == "keep me"
-
-
-@pytest.fixture
-def daemon(tmp_path):
-    port = free_port()
-    config = make_config(tmp_path / "state", api={"port": port})
-    d = Daemon(config, notifier=Notifier({}))
-    d.start()
-    yield d, config_file(tmp_path, tmp_path / "state", f"[api]\nport = {port}\n")
-    d.stop()
-
-
-def test_status_prints_each_part_of_the_running_daemon(daemon, capsys):
-    d, config = daemon
-    assert main(["status", "--config", str(config)]) == 0
-    out = capsys.readouterr().out.splitlines()
-    assert out[0].endswith(": ok") and out[0].startswith("enrolld ")
-    assert any(line.split()[:2] == ["vision", "ok"] for line in out), out
-    assert any(line.split()[:2] == ["store", "ok"] for line in out), out
-
-    assert main(["status", "--json", "--config", str(config)]) == 0
-    body = json.loads(capsys.readouterr().out)
-    assert body["status"] == "ok" and {"vision", "store"} <= set(body["parts"])
-
-
-def test_status_of_an_unhealthy_daemon_exits_1_and_names_the_part(daemon, capsys):
-    d, config = daemon
-    d.health.add("probe", lambda: {"ok": False, "why": "disk full"})  # a required part that is down
-    assert main(["status", "--config", str(config)]) == 1
-    out = capsys.readouterr().out
-    assert ": unhealthy" in out and "probe    DOWN  why=disk full" in out
-
-
-def test_status_with_no_daemon_is_one_line_and_exit_2(capsys):
-    url = f"http://127.0.0.1:{free_port()}/healthz"
-    assert main(["status", "--url", url]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and f"no enrolld answers at {url}: Connection refused" in err
+    assert err.count("\n") == 1 and "someone-elses-model" in err and "refused" in err
+    (tmp_path / "junk.json").write_text("{not json")
+    assert main(["import", str(tmp_path / "junk.json"), "--config", config_file(tmp_path, "s")]) == 2
+    assert "not an enrolld export" in capsys.readouterr().err
+    assert main(["export", "--face-set", "nope", str(tmp_path / "o.json"), "--config", config_file(tmp_path, "s")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["enroll", str(tmp_path / "missing"), "--face-set", "s", "--config", config_file(tmp_path, "s")]) == 2

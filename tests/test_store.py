@@ -30,7 +30,7 @@ def events(store):
 
 
 def test_pragmas_wal_full_secure_delete(face_store):
-    conn = face_store.database._writer
+    conn = face_store.database.reader()  # every connection is made by database.connect()
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert conn.execute("PRAGMA secure_delete").fetchone()[0] == 1

@@ -76,6 +76,25 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--config", help="TOML config file")
     evaluate.set_defaults(func=cmd_eval)
 
+    enroll = sub.add_parser("enroll", help="enroll a folder of photos: DIR/<name>/*.jpg per person, or flat files")
+    enroll.add_argument("folder", metavar="DIR")
+    enroll.add_argument("--face-set", required=True, help="the face set (created if missing)")
+    enroll.add_argument("--json", action="store_true", help="print the summary as JSON")
+    enroll.add_argument("--config", help="TOML config file (the daemon's, so both use the same store)")
+    enroll.set_defaults(func=cmd_enroll)
+
+    export = sub.add_parser("export", help="write a face set (embeddings, ids, fields, names; no photos) to FILE")
+    export.add_argument("--face-set", required=True)
+    export.add_argument("file", metavar="FILE")
+    export.add_argument("--config", help="TOML config file")
+    export.set_defaults(func=cmd_export)
+
+    restore = sub.add_parser("import", help="create a face set from an export FILE (same embedder model only)")
+    restore.add_argument("file", metavar="FILE")
+    restore.add_argument("--face-set", help="name the new set (default: the exported name)")
+    restore.add_argument("--config", help="TOML config file")
+    restore.set_defaults(func=cmd_import)
+
     _add_bench_commands(sub.add_parser("bench", help="benchmarks that print one JSON line"))
     return parser
 
@@ -180,6 +199,70 @@ def cmd_analyze(args) -> int:
         print(f"          size={q.size_px}px sharpness={q.sharpness:.0f} yaw={q.yaw_deg:+.0f}° pitch={q.pitch_deg:+.0f}°")
         points = "  ".join(f"{name}=({x:.0f},{y:.0f})" for name, (x, y) in zip(LANDMARK_NAMES, face.landmarks))
         print(f"          landmarks {points}")
+    return 0
+
+
+# operators' commands: they write the daemon's store beside it (its index notices) -------------
+
+def cmd_enroll(args) -> int:
+    from .enroll import Enrollment
+    from .enroll_folder import enroll_folder
+    from .store.facestore import FaceStore
+    from .vision.pipeline import build_pipeline
+    from .vision.worker import VisionWorker
+
+    folder = _existing(args.folder, "DIR", Path.is_dir)
+    config = config_mod.load(args.config)
+    worker = VisionWorker(build_pipeline(config), config.vision.queue_size, config.vision.timeout_s)
+    store = FaceStore(config)
+    try:
+        report = enroll_folder(Enrollment(worker, store, config), store, folder, args.face_set, progress=_progress_bar)
+    finally:
+        print(file=sys.stderr)
+        worker.close()
+        store.close()
+    if args.json:
+        print(json.dumps(report.as_dict()))
+    else:
+        print(f"{args.face_set}: {len(report.enrolled)} enrolled, {len(report.refused)} refused")
+        for refusal in report.refused:
+            print(f"  refused {refusal['file']}: {', '.join(refusal['reasons'])}")
+    return 0
+
+
+def _progress_bar(done: int, total: int, photo: Path) -> None:
+    filled = int(30 * done / max(total, 1))
+    print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} {photo.name[:40]:<40}", end="", file=sys.stderr, flush=True)
+
+
+def cmd_export(args) -> int:
+    from .store import transfer
+    from .store.facestore import FaceStore
+
+    store = FaceStore(config_mod.load(args.config))
+    try:
+        document = transfer.export_face_set(store, args.face_set)
+    finally:
+        store.close()
+    transfer.write(document, args.file)
+    print(f"{args.file}: face set {args.face_set!r}, {len(document['faces'])} faces, model {document['model_id']}")
+    return 0
+
+
+def cmd_import(args) -> int:
+    from .store import transfer
+    from .store.facestore import FaceStore
+    from .vision import embedder, models
+
+    document = transfer.read(args.file)
+    config = config_mod.load(args.config)
+    model_id = embedder.model_id(models.embedder_path(config.vision.embedder, models.models_dir(config.vision.models_dir)))
+    store = FaceStore(config)
+    try:
+        face_set, count = transfer.import_face_set(store, document, model_id=model_id, name=args.face_set)
+    finally:
+        store.close()
+    print(f"{args.file}: imported {count} faces into face set {face_set.name!r}")
     return 0
 
 

@@ -155,7 +155,7 @@ class Daemon:
         if self.button is not None:
             self.button.close()
         if self.server is not None:
-            _stop_http(self.server, self._http_thread, timeout_s=budget * 0.3)
+            _stop_http(self.server, self._http_thread, timeout_s=budget * 0.5)
         if self.flow is not None:
             self.flow.stop(timeout_s=max(0.5, deadline - time.monotonic() - budget * 0.4))
         if self.source is not None:
@@ -163,7 +163,9 @@ class Daemon:
         if self.led is not None:
             self.led.close()
         if self.worker is not None:
-            self.worker.close(timeout=max(0.5, min(5.0, deadline - time.monotonic() - budget * 0.3)))
+            self.worker.close(timeout=max(2.0, min(5.0, deadline - time.monotonic() - budget * 0.3)), cancel_pending=True)
+        if self.server is not None:  # handlers let go at the HTTP deadline finish (the worker answered them)
+            self.server.wait_for_handlers(timeout_s=2.0)
         if self.events is not None:
             self.events.stop(timeout_s=max(1.0, deadline - time.monotonic() - 0.5))
         if self.store is not None:

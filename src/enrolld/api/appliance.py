@@ -81,9 +81,10 @@ def _target() -> dict:
 
 @bp.post("/enrollment")
 def enroll_now():
+    target = _target()
     camera = _camera()
     try:
-        result = camera.run(source="http", **_target())
+        result = camera.run(source="http", **target)
     except BusyError as e:
         response = FrsError(429, "FRS.0033", str(e)).response()
         response.headers["Retry-After"] = "2"
@@ -93,7 +94,8 @@ def enroll_now():
 
 @bp.put("/enrollment/arm")
 def arm():
-    return jsonify({"armed": _camera().arm(**_target())})
+    target = _target()
+    return jsonify({"armed": _camera().arm(**target)})
 
 
 @bp.delete("/enrollment/arm")

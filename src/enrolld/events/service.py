@@ -28,7 +28,9 @@ class EventService:
         metrics=None,
         configuration_url: str = "",  # the device page's link in Home Assistant
         poll_s: float = 0.25,  # the daemon wakes the publisher after each commit; polling catches other writers
+        connect_grace_s: float = CONNECT_GRACE_S,
     ):
+        self.connect_grace_s = connect_grace_s
         self.config = config
         self.metrics = metrics
         self.link = MqttLink(config, device_id)
@@ -84,7 +86,7 @@ class EventService:
         of reach past the first connection attempts (events then wait in the outbox)."""
         status = self.publisher.status()
         connected = status["connected"]
-        starting = time.monotonic() - self._started_at < CONNECT_GRACE_S
+        starting = time.monotonic() - self._started_at < self.connect_grace_s
         return {
             "ok": self.publisher.healthy and (connected or starting),
             "connected": connected,

@@ -12,7 +12,9 @@ the database lost, and a deleted face leaves search the moment its delete return
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import sqlite3
 import time
 from dataclasses import dataclass
 
@@ -22,7 +24,7 @@ from ..config import Config
 from ..vision.types import Face
 from . import faces as face_rows
 from . import facesets, filters, ids, outbox, persons
-from .database import Database
+from .storage import GuardedDatabase
 from .errors import (
     CapacityError,
     FaceNotFoundError,
@@ -57,7 +59,7 @@ class FaceStore:
 
     def __init__(self, config: Config, *, similarity_from_distance=None):
         self.config = config
-        self.database = Database(config.store_path)
+        self.database = GuardedDatabase(config.store_path)
         self._ids = ids.IdGenerator(config.device.node, after=ids.highest_issued(self.database.reader()))
         self._similarity = similarity_from_distance or _default_similarity()
         self._indexes: dict[str, FaceSetIndex] = {}
@@ -213,6 +215,45 @@ class FaceStore:
             ))
             self._note_version(tx, face_set.id)
         return records
+
+    def restore_faces(self, face_set_name: str, faces, *, model_id: str) -> None:
+        """Put exported faces back with their own ids (enrolld import): [(FaceRecord, embedding)],
+        all in one transaction or none (an id already here, a full set, a bad field)."""
+        face_set = self.face_set(face_set_name)
+        with self.database.transaction() as tx:
+            if face_set.face_count + len(faces) > face_set.capacity:
+                raise CapacityError(f"face set {face_set.name!r} has room for {face_set.capacity - face_set.face_count} faces")
+            restored = []
+            for record, embedding in faces:
+                record = dataclasses.replace(
+                    record, face_set_id=face_set.id, face_set_name=face_set.name, model_id=model_id,
+                    external_fields=filters.check_fields(record.external_fields, face_set.external_fields),
+                )
+                try:
+                    face_rows.insert(tx.conn, record, embedding, None)
+                except sqlite3.IntegrityError:
+                    raise InvalidArgumentError(f"face {record.face_id} is already on this appliance", field="face_id") from None
+                outbox.append(tx.conn, "face.added", {**record.event_body(), "source": "import"})
+                restored.append((record, embedding))
+            if restored:
+                tx.after_commit(lambda: self._index_of(face_set.id).add_many(
+                    [r.face_id for r, _ in restored], np.stack([e for _, e in restored]),
+                    [model_id] * len(restored), [r.created_at for r, _ in restored],
+                ))
+            self._ids.advance_past(ids.highest_issued(tx.conn))
+            self._note_version(tx, face_set.id)
+
+    def faces_with_embeddings(self, face_set_name: str) -> tuple[FaceSet, list]:
+        """The set and every face of it with its stored embedding (enrolld export)."""
+        face_set = self.face_set(face_set_name)
+        conn = self.database.reader()
+        vectors = {face_id: vector for _, face_id, vector, _, _ in face_rows.embeddings(conn, face_set.id)}
+        records = face_rows.select(conn, face_set.id, face_set.name, "1", [])
+        return face_set, [(r, vectors[r.face_id]) for r in records if r.face_id in vectors]
+
+    def new_person_id(self) -> int:
+        """A fresh person id (an enrollment without one gets one the same way)."""
+        return self._ids.next_id()
 
     def _index_of(self, face_set_id: str) -> FaceSetIndex:
         return self._indexes.setdefault(face_set_id, FaceSetIndex())
@@ -400,8 +441,11 @@ class FaceStore:
         return self.database.healthy()
 
     def status(self) -> dict:
-        """For /healthz: the file answers a read."""
-        return {"ok": self.database.healthy()}
+        """For /healthz: the file answers a read, and writes have room ("storage": "full"
+        while they fail for lack of space; no restart needed, and the watchdog, which uses
+        healthy(), is not starved by it)."""
+        storage = "ok" if self.database.storage_ok() else "full"
+        return {"ok": self.database.healthy() and storage == "ok", "storage": storage}
 
     def close(self) -> None:
         self.database.close()

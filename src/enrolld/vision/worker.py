@@ -101,8 +101,18 @@ class VisionWorker:
             "busy_refusals": self.busy_count,
         }
 
-    def close(self, timeout: float = 10.0) -> None:
-        """Finish what is queued, then stop."""
+    def close(self, timeout: float = 10.0, *, cancel_pending: bool = False) -> None:
+        """Finish what is queued (or, with cancel_pending, only the job running: the rest get
+        BusyError), then stop. The daemon cancels at shutdown once HTTP has stopped: nobody
+        waits for those answers, and a thread killed inside an inference aborts the process."""
+        if cancel_pending:
+            while True:
+                try:
+                    job = self.jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is not _STOP and job[0].set_running_or_notify_cancel():
+                    job[0].set_exception(BusyError("the appliance is shutting down"))
         self.jobs.put(_STOP)
         self._thread.join(timeout)
 
