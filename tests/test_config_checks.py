@@ -27,6 +27,8 @@ BROKEN = [
     ("[api]\nthreads = 0", "api.threads: must be between 1 and 256"),
     ("[capture]\nsource = 'folder'", 'capture.folder: must be set when capture.source = "folder"'),
     ("[capture]\nbutton_pin = 17\nled_pin = 17", "capture.led_pin: must not be the same GPIO"),
+    ("[api]\nmax_header_kb = 4", "api.max_header_kb: must be between 8 and 1024; got 4"),
+    ("[api]\nthreads = 8\nconnection_limit = 10", "api.connection_limit: must leave room above api.threads"),
     ("[api.frs]\nprojectid = 'x'", "unknown key: api.frs.projectid (did you mean api.frs.project_id?)"),
     ("[api]\nha_prefix = 'x'", "unknown key: api.ha_prefix (did you mean mqtt.ha_prefix?)"),
 ]
