@@ -18,7 +18,7 @@ def test_every_route_is_documented(api):
             assert method.lower() in doc["paths"][path], (method, path)
     extensions = {p for p, ops in doc["paths"].items() if ops.get("post", {}).get("x-enrolld-extension")}
     assert extensions == {"/faceset/v2/list", "/faceset/v2/delete", "/faceset/v2/list_faces", "/faceset/v2/delete_face",
-                          "/enrollment"}
+                          "/enrollment", "/recognitions/{event_id}/assign", "/recognitions/{event_id}/reject"}
 
 
 def test_either_dialects_credentials_open_the_document_and_refusals_are_frs_shaped(api):

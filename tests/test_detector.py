@@ -47,3 +47,30 @@ def test_letterbox_keeps_aspect_and_scales_to_minus_one_one():
     tensor, scale, pad_x, pad_y = detector.letterbox(image, 128)
     assert tensor.shape == (1, 128, 128, 3) and scale == 0.64 and pad_x == 0 and pad_y == 32
     assert tensor[0, 0, 0, 0] == -1.0 and tensor[0, 64, 64, 0] == 1.0
+
+
+def test_the_score_sigmoid_never_overflows():
+    logits = np.array([-100.0, -90.0, 0.0, 90.0, 100.0], np.float32)
+    with np.errstate(all="raise"):
+        scores = detector.sigmoid(logits)
+    np.testing.assert_allclose(scores, [0, 0, 0.5, 1, 1], atol=1e-6)
+    assert scores.dtype == np.float32
+
+
+def test_turning_a_detection_back_undoes_each_rotation():
+    import cv2
+
+    width, height = 40, 30
+    point = np.array([[7.0, 5.0]])
+    for rotation, turned in (
+        (cv2.ROTATE_90_CLOCKWISE, [[height - 5.0, 7.0]]),
+        (cv2.ROTATE_90_COUNTERCLOCKWISE, [[5.0, width - 7.0]]),
+        (cv2.ROTATE_180, [[width - 7.0, height - 5.0]]),
+    ):
+        d = detector.Detection(np.array([*turned[0], turned[0][0] + 4, turned[0][1] + 2], np.float32),
+                               np.repeat(np.array(turned, np.float32), 6, axis=0), 0.9)
+        back = detector._turn_back(d, rotation, width, height)
+        np.testing.assert_allclose(back.keypoints[0], point[0], atol=1e-5)
+        # the box is still x0 < x1, y0 < y1, with its corner at the point
+        assert back.box[0] < back.box[2] and back.box[1] < back.box[3]
+        assert np.isclose(np.abs(back.box.reshape(2, 2) - point).min(axis=0), 0).all()

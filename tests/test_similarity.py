@@ -11,9 +11,10 @@ def test_similarity_is_monotone_and_bounded():
 
 
 def test_vendor_thresholds_map_into_the_measured_plateau():
-    # shared/faces: accuracy stays within 1 point of the best for distance cut-offs 0.37-0.47
-    assert 0.37 <= similarity.distance_from_similarity(0.93) <= 0.47
-    assert 0.37 <= similarity.distance_from_similarity(0.8) <= 0.47
+    # accuracy stays within 1 point of the best for distance cut-offs 0.38-0.50 on shared/faces
+    # and 0.43-0.47 on shared/faces_natural (similarity.py has the figures)
+    assert 0.43 <= similarity.distance_from_similarity(0.93) <= 0.47
+    assert 0.43 <= similarity.distance_from_similarity(0.8) <= 0.47
     assert similarity.distance_from_similarity(0.93) < similarity.distance_from_similarity(0.8)
 
 

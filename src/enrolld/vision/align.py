@@ -1,10 +1,13 @@
-"""Cut the 150×150 chip the dlib ResNet was trained on, from BlazeFace keypoints.
+"""Cut the 150×150 chip the dlib ResNet was trained on.
 
-dlib cut its training chips with get_face_chip_details(shape5, 150, 0.25). TEMPLATE holds
-where BlazeFace's eye, nose-tip and mouth keypoints land, on average, inside such chips:
-measured by `enrolld bench align` over 80 real faces (dlib's own 5-point chips as the
-reference). A least-squares similarity transform onto the template reproduces dlib's crop;
-`enrolld bench align` reports how close it comes.
+dlib cut its training chips with get_face_chip_details(shape5, 150, 0.25) from its 5-point
+landmarks (shape_predictor.py runs the same predictor): the similarity transform that best
+maps a fixed template of the five points in chip pixels (LANDMARK_TEMPLATE) onto the face's
+points, fitted in that direction, chip → image. landmark_chip_transform() does the same.
+
+TEMPLATE (BlazeFace's eye, nose-tip and mouth keypoints as they land, on average, inside dlib's
+chips; `enrolld bench align` prints it) is the frontal reference quality.py's pose estimate
+uses, and chip_transform() the cruder alignment from those keypoints alone.
 """
 
 from __future__ import annotations
@@ -17,6 +20,16 @@ CHIP_SIZE = 150
 # (x, y) in chip pixels of BlazeFace keypoints 0..3: the eye on the image's left, the eye on
 # its right, the nose tip, the mouth centre. The ear keypoints are too pose-dependent to use.
 TEMPLATE = np.array([[46.6, 46.2], [99.9, 46.7], [73.8, 79.9], [73.4, 106.1]], np.float64)
+
+
+# (x, y) in chip pixels of dlib's five points in a get_face_chip_details(shape, 150, 0.25) chip:
+# the outer and inner corner of the eye on the image's right, the outer and inner corner of the
+# other eye, the base of the nose. Measured, not copied: fitted by least squares to the chips
+# dlib-bin 20.0.1 cut for 687 faces (faces/, faces_natural/, skimage's astronaut and camera man,
+# each also mirrored); it reproduces dlib's chip corners to 0.34 px rms.
+LANDMARK_TEMPLATE = np.array(
+    [[110.213, 45.099], [89.421, 48.495], [36.911, 45.153], [57.498, 48.432], [73.517, 87.010]], np.float64
+)
 
 
 def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -37,6 +50,13 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
 def chip_transform(keypoints: np.ndarray) -> np.ndarray:
     """Image → chip transform for a face's BlazeFace keypoints (6, 2)."""
     return similarity_transform(np.asarray(keypoints[:4], np.float64), TEMPLATE)
+
+
+def landmark_chip_transform(landmarks: np.ndarray) -> np.ndarray:
+    """Image → chip transform for a face's five dlib landmarks (5, 2), fitted the way dlib fits
+    it (template → image, least squares in image pixels) and then inverted."""
+    to_image = similarity_transform(LANDMARK_TEMPLATE, np.asarray(landmarks, np.float64))
+    return cv2.invertAffineTransform(to_image)
 
 
 def extract_chip(image: np.ndarray, transform: np.ndarray, size: int = CHIP_SIZE) -> np.ndarray:

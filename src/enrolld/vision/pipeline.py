@@ -1,4 +1,4 @@
-"""Image bytes → faces: decode, detect, align, quality gate, embed.
+"""Image bytes → faces: decode, detect, landmarks, align, quality gate, embed.
 
 One Pipeline owns its interpreters and is not thread-safe; the VisionWorker (worker.py) is
 the one thread that calls it.
@@ -16,8 +16,9 @@ from . import align, decode as decoding, models, quality
 from ..errors import ModelError
 from .backends import select as select_backend
 from .backends.cpu import CpuBackend
-from .detector import FaceDetector
+from .detector import BlazeFace, FaceDetector
 from .embedder import FaceEmbedder
+from .shape_predictor import ShapePredictor, face_frame, load_shape_predictor
 from .types import Analysis, Box, Face
 
 log = logging.getLogger(__name__)
@@ -28,8 +29,11 @@ KEEP_SIDE = 1024
 
 
 class Pipeline:
-    def __init__(self, detector: FaceDetector, embedder: FaceEmbedder, vision_config, quality_config, backend_name: str):
+    def __init__(
+        self, detector: FaceDetector, landmarks: ShapePredictor, embedder: FaceEmbedder, vision_config, quality_config, backend_name: str
+    ):
         self.detector = detector
+        self.landmarks = landmarks
         self.embedder = embedder
         self.vision_config = vision_config
         self.quality_config = quality_config
@@ -65,8 +69,9 @@ class Pipeline:
         faces, align_ms, embed_ms = [], 0.0, 0.0
         for detection in detections:
             started = time.perf_counter()
-            transform = align.chip_transform(detection.keypoints)
-            chip = align.extract_chip(image, transform)
+            # dlib's five points, as the embedder's training chips were cut from them
+            points = self.landmarks.predict(image, face_frame(detection.box, detection.keypoints))
+            chip = align.extract_chip(image, align.landmark_chip_transform(points))
             box = _box_in_source(detection.box, scale)
             keypoints = detection.keypoints / scale
             verdict = quality.assess(
@@ -113,12 +118,16 @@ def build_pipeline(config) -> Pipeline:
         except ModelError as e:
             log.info("inference backend: cpu after all (auto: a Coral is here but %s)", e)
             backend = CpuBackend(vision)
-    detector = FaceDetector(
+    primary = BlazeFace(
         backend.interpreter(models.detector_path(vision.detector, directory)), vision.detector, vision.min_detection_score
     )
+    # the short-range model retries faces that fill the frame (detector.CLOSE_UP_BORDER)
+    close_up = BlazeFace(backend.interpreter(models.detector_path("short", directory)), "short", vision.min_detection_score)
+    detector = FaceDetector(primary, close_up)
+    landmarks = load_shape_predictor(models.shape_predictor_path(directory), models.SHAPE_PREDICTOR.sha256)
     embedder_file = models.embedder_path(vision.embedder, directory, edgetpu=backend.wants_edgetpu_models)
     embedder = FaceEmbedder(backend.interpreter(embedder_file), embedder_file)
-    return Pipeline(detector, embedder, vision, config.quality, backend.name)
+    return Pipeline(detector, landmarks, embedder, vision, config.quality, backend.name)
 
 
 def _box_in_source(box: np.ndarray, scale: float) -> Box:

@@ -1,0 +1,324 @@
+"""dlib's 5-point face landmarks (eye corners, base of the nose), run ourselves in numpy.
+
+The dlib ResNet was trained on chips cut from these five points, so chips cut from them land
+where the network expects the face. The model is dlib's public-domain
+`shape_predictor_5_face_landmarks.dat` (pinned by sha256, see models.py), an ensemble of
+regression trees (Kazemi & Sullivan 2014): 15 cascade levels of 500 depth-4 trees. Each level
+reads 800 pixel intensities at points placed relative to the current shape, and every tree
+compares two of them to pick a leaf; the leaves' shape increments add up.
+
+The file's layout, as dlib serialises a shape_predictor (dlib/image_processing/shape_predictor.h
+describes the fields; the primitives are dlib_dat.DatReader's): version 1; the initial shape (a
+column matrix, written as −rows, −cols then the floats); the forests (a count of levels, then per
+level a count of trees, then per tree its splits — idx1, idx2, threshold — and its leaf
+matrices); per level the anchor landmark of each feature pixel; per level each pixel's offset
+from its anchor (x, y). Shapes are in a box-normalised frame: (0, 0) is the detection
+rectangle's top-left pixel and (1, 1) its bottom-right pixel.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..convert.dlib_dat import DatFormatError
+
+_EXPONENT_INF = 32000  # dlib's float_details reserves 32000..32002 for inf, -inf, nan
+
+
+@dataclass(frozen=True)
+class ShapePredictor:
+    initial_shape: np.ndarray  # (P, 2) normalised
+    split_first: np.ndarray  # (L, T*S) feature index, flat per level
+    split_second: np.ndarray  # (L, T*S)
+    split_threshold: np.ndarray  # (L, T*S) float32
+    leaf_values: np.ndarray  # (L, T*(S+1), P*2) float32
+    anchors: np.ndarray  # (L, F) landmark index of each feature pixel
+    deltas: np.ndarray  # (L, F, 2) offset from the anchor in the initial shape's frame
+    trees: int
+    depth: int
+
+    @property
+    def points(self) -> int:
+        return len(self.initial_shape)
+
+    @functools.cached_property
+    def _levels(self):
+        """Per level, contiguous arrays for the hot loop (numpy indexing a 2-D array per call
+        costs more than the arithmetic there)."""
+        return [
+            (
+                self.anchors[i],
+                np.ascontiguousarray(self.deltas[i, :, 0]),
+                np.ascontiguousarray(self.deltas[i, :, 1]),
+                self.split_first[i],
+                self.split_second[i],
+                self.split_threshold[i],
+                self.leaf_values[i],
+            )
+            for i in range(len(self.anchors))
+        ]
+
+    @functools.cached_property
+    def _leaf_of_decisions(self) -> np.ndarray:
+        """Leaf index (0..2**depth−1) for every pattern of a tree's split decisions, the
+        decisions packed into an int (bit n set: node n sends the sample right)."""
+        splits = 2**self.depth - 1
+        patterns = np.arange(2**splits)
+        node = np.zeros_like(patterns)
+        for _ in range(self.depth):
+            node = 2 * node + 1 + ((patterns >> node) & 1)
+        return (node - splits).astype(np.int64)
+
+    def predict(self, image: np.ndarray, to_image: np.ndarray) -> np.ndarray:
+        """The landmarks (P, 2) in image pixels. `to_image` is the 2×3 affine map from the
+        normalised frame to image pixels (box_frame() gives dlib's, for a rectangle). Pixel
+        intensities are read from `image` (grey, or BGR/RGB whose channels are averaged the
+        way dlib averages them) only where the trees look."""
+        sampler = _Sampler(image)
+        linear, offset = to_image[:, :2].astype(np.float64), to_image[:, 2].astype(np.float64)
+        shape = self.initial_shape.copy()
+        splits = 2**self.depth - 1
+        leaf_base = np.arange(self.trees) * (splits + 1)
+        leaf_of = self._leaf_of_decisions
+        weights = (1 << np.arange(splits)).astype(np.float32)  # exact: sums stay below 2**15
+        steps = np.empty((self.trees + 1, shape.size), np.float32)
+        for anchors, delta_x, delta_y, first, second, threshold, leaf_values in self._levels:
+            # dlib places the feature pixels with the similarity from the initial to the
+            # current shape (rotation and scale only), around each pixel's anchor landmark,
+            # in float32, and then maps them into the image.
+            a, b = _similarity(self.initial_shape, shape)
+            anchor = shape[anchors]
+            x = delta_x * a - delta_y * b + anchor[:, 0]
+            y = delta_x * b + delta_y * a + anchor[:, 1]
+            px = np.floor(linear[0, 0] * x + linear[0, 1] * y + (offset[0] + 0.5)).astype(np.int64)
+            py = np.floor(linear[1, 0] * x + linear[1, 1] * y + (offset[1] + 0.5)).astype(np.int64)
+            features = sampler.intensities(px, py)
+            # every split of every tree at once, then each tree's leaf from its decisions
+            goes_right = (features.take(first) - features.take(second) <= threshold).reshape(self.trees, splits)
+            leaves = leaf_base + leaf_of[(goes_right.astype(np.float32) @ weights).astype(np.int64)]
+            # one tree after the other in float32, as dlib adds them: numpy reduces over the
+            # rows of a C-ordered array row by row, in order (a pairwise sum would round
+            # differently, enough to move a point across a pixel boundary now and then)
+            steps[0] = shape.reshape(-1)
+            np.take(leaf_values, leaves, axis=0, out=steps[1:])
+            shape = steps.sum(axis=0, dtype=np.float32).reshape(-1, 2)
+        return shape.astype(np.float64) @ linear.T + offset
+
+
+class _Sampler:
+    """dlib's grey level at integer pixels, 0 outside the image. For colour, the integer mean
+    of the channels (dlib's rgb → grey), computed only at the pixels asked for."""
+
+    def __init__(self, image: np.ndarray):
+        self.height, self.width = image.shape[:2]
+        self.channels = 1 if image.ndim == 2 else image.shape[2]
+        self.flat = np.ascontiguousarray(image).reshape(-1, self.channels)
+
+    def intensities(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        # negative coordinates wrap to huge unsigned values, so one comparison per axis
+        inside = (xs.astype(np.uint64) < self.width) & (ys.astype(np.uint64) < self.height)
+        index = ys * self.width + xs
+        index[~inside] = 0
+        values = self.flat.take(index, axis=0)
+        if self.channels == 1:
+            grey = values[:, 0].astype(np.float32)
+        else:
+            grey = (values.sum(1, dtype=np.int32) // self.channels).astype(np.float32)
+        grey[~inside] = 0
+        return grey
+
+
+def box_frame(left: float, top: float, right: float, bottom: float) -> np.ndarray:
+    """dlib's map from the normalised frame to a detection rectangle: (0,0) → top-left,
+    (1,0) → top-right, (1,1) → bottom-right; dlib's rectangles include their right and bottom
+    pixel rows, so `right` and `bottom` are pixel indices, not one past."""
+    return np.array([[right - left, 0.0, left], [0.0, bottom - top, top]], np.float64)
+
+
+# BlazeFace's box → the square the predictor starts from. dlib trained the predictor on its
+# HOG detector's boxes, which sit a little inside BlazeFace's: over 687 faces (faces/,
+# faces_natural/, skimage's astronaut and camera man, each also mirrored) the HOG box side
+# was 0.93 of BlazeFace's (median; 10–90 % 0.83–1.06) with the centres within 1 % of the
+# box side. The cascade forgives the rest: from these squares our landmarks land a median
+# 0.55 chip px from dlib's own (from its HOG boxes).
+BOX_SCALE = 0.93
+
+
+def face_frame(box: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
+    """The normalised frame for a BlazeFace detection: a square of BOX_SCALE × the box side
+    around the box centre, turned with the line through the eyes (keypoints 0 and 1) so a
+    head tilted in the picture starts from a tilted mean shape (upright faces, dlib's only
+    kind, are unaffected)."""
+    x0, y0, x1, y1 = np.asarray(box, np.float64)
+    side = BOX_SCALE * (x1 - x0)
+    eye_line = np.asarray(keypoints[1], np.float64) - np.asarray(keypoints[0], np.float64)
+    angle = math.atan2(eye_line[1], eye_line[0])
+    c, s = math.cos(angle), math.sin(angle)
+    linear = side * np.array([[c, -s], [s, c]])
+    centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
+    return np.hstack([linear, (centre - linear @ [0.5, 0.5])[:, None]])
+
+
+def _similarity(source: np.ndarray, target: np.ndarray) -> tuple[float, float]:
+    """(a, b) of the least-squares similarity source → target, whose rotation·scale part is
+    [[a, −b], [b, a]]; in plain floats, as the shapes have only a few points."""
+    src, dst = source.tolist(), target.tolist()
+    n = len(src)
+    sx = sum(p[0] for p in src) / n
+    sy = sum(p[1] for p in src) / n
+    tx = sum(p[0] for p in dst) / n
+    ty = sum(p[1] for p in dst) / n
+    norm = dot = cross = 0.0
+    for (x, y), (u, v) in zip(src, dst):
+        x, y, u, v = x - sx, y - sy, u - tx, v - ty
+        norm += x * x + y * y
+        dot += x * u + y * v
+        cross += x * v - y * u
+    # dlib keeps the matrix in float32
+    return float(np.float32(dot / norm)), float(np.float32(cross / norm))
+
+
+# --------------------------------------------------------------------------- reading the .dat
+
+
+class _IntStream:
+    """dlib integers (control byte with the byte count in its low nibble, 0x80 = negative,
+    then little-endian magnitude) read in a tight loop: the file holds about three million
+    of them, too many for a general-purpose cursor to read quickly."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+        self.offset = 0
+
+    def ints(self, count: int) -> list[int]:
+        data, offset, out = self.data, self.offset, []
+        append = out.append
+        try:
+            for _ in range(count):
+                control = data[offset]
+                size = control & 0x0F
+                if control & 0x70 or not 0 < size <= 8:
+                    raise DatFormatError(f"bad integer control byte 0x{control:02x} at offset {offset}")
+                value = int.from_bytes(data[offset + 1 : offset + 1 + size], "little")
+                if offset + 1 + size > len(data):
+                    raise IndexError
+                append(-value if control & 0x80 else value)
+                offset += 1 + size
+        except IndexError:
+            raise DatFormatError(f"truncated at offset {offset}") from None
+        self.offset = offset
+        return out
+
+    def int(self) -> int:
+        return self.ints(1)[0]
+
+    def floats(self, count: int) -> np.ndarray:
+        """dlib scalar floats: mantissa and exponent integers, value = m·2**e."""
+        pairs = self.ints(2 * count)
+        mantissas, exponents = pairs[0::2], pairs[1::2]
+        if any(e >= _EXPONENT_INF for e in exponents):
+            raise DatFormatError("infinite or NaN value in a shape predictor")
+        return np.array([math.ldexp(m, e) for m, e in zip(mantissas, exponents)], np.float32)
+
+    def column(self, rows: int) -> np.ndarray:
+        """A float column matrix (dlib writes −rows, −cols, then the values)."""
+        got_rows, got_cols = -self.int(), -self.int()
+        if got_rows != rows or got_cols != 1:
+            raise DatFormatError(f"expected a {rows}×1 matrix, found {got_rows}×{got_cols} at offset {self.offset}")
+        return self.floats(rows)
+
+
+def parse_shape_predictor(data: bytes) -> ShapePredictor:
+    stream = _IntStream(data)
+    version = stream.int()
+    if version != 1:
+        raise DatFormatError(f"shape predictor version {version}, expected 1")
+    rows, cols = -stream.int(), -stream.int()
+    if cols != 1 or rows <= 0 or rows % 2:
+        raise DatFormatError(f"initial shape is {rows}×{cols}, expected an even column")
+    initial = stream.floats(rows)
+    levels = stream.int()
+    firsts, seconds, thresholds, leaves = [], [], [], []
+    trees = splits = None
+    for _ in range(levels):
+        level_trees = stream.int()
+        for _ in range(level_trees):
+            count = stream.int()
+            values = stream.ints(4 * count)  # idx1, idx2, then the threshold's mantissa, exponent
+            firsts.append(values[0::4])
+            seconds.append(values[1::4])
+            thresholds.append([math.ldexp(m, e) for m, e in zip(values[2::4], values[3::4])])
+            leaf_count = stream.int()
+            if leaf_count != count + 1:
+                raise DatFormatError(f"a tree with {count} splits has {leaf_count} leaves")
+            leaves.append(np.stack([stream.column(rows) for _ in range(leaf_count)]))
+        if trees is None:
+            trees, splits = level_trees, count
+        if level_trees != trees or count != splits:
+            raise DatFormatError("the cascade's trees differ in size; only uniform forests are supported")
+    anchor_levels = stream.int()
+    anchors = [stream.ints(stream.int()) for _ in range(anchor_levels)]
+    delta_levels = stream.int()
+    deltas = [stream.floats(2 * stream.int()).reshape(-1, 2) for _ in range(delta_levels)]
+    if stream.offset != len(data):
+        raise DatFormatError(f"{len(data) - stream.offset} unexpected trailing bytes")
+    if not (anchor_levels == delta_levels == levels):
+        raise DatFormatError("the cascade's levels, anchors and deltas disagree in number")
+    depth = int(round(math.log2(splits + 1)))
+    if 2**depth != splits + 1:
+        raise DatFormatError(f"trees with {splits} splits are not complete binary trees")
+    points = rows // 2
+    return ShapePredictor(
+        initial_shape=initial.reshape(points, 2),
+        split_first=np.array(firsts, np.int64).reshape(levels, -1),
+        split_second=np.array(seconds, np.int64).reshape(levels, -1),
+        split_threshold=np.array(thresholds, np.float32).reshape(levels, -1),
+        leaf_values=np.stack(leaves).reshape(levels, trees * (splits + 1), rows),
+        anchors=np.array(anchors, np.int64),
+        deltas=np.stack(deltas).astype(np.float32),
+        trees=trees,
+        depth=depth,
+    )
+
+
+_ARRAYS = ("initial_shape", "split_first", "split_second", "split_threshold", "leaf_values", "anchors", "deltas")
+
+
+def save_cache(predictor: ShapePredictor, path: Path, source_sha256: str) -> None:
+    """The parsed arrays as an .npz, so a process starts in milliseconds instead of re-reading
+    three million dlib integers; it names the sha256 of the .dat it was made from."""
+    partial = path.with_name(path.name + ".partial")
+    with open(partial, "wb") as out:
+        np.savez(out, source_sha256=np.array(source_sha256), trees=predictor.trees, depth=predictor.depth,
+                 **{name: getattr(predictor, name) for name in _ARRAYS})
+    partial.replace(path)
+
+
+def cache_path(dat_path: Path) -> Path:
+    return dat_path.with_suffix(".npz")
+
+
+def cache_is_current(path: Path, source_sha256: str) -> bool:
+    if not path.is_file():
+        return False
+    with np.load(path) as arrays:
+        return str(arrays["source_sha256"]) == source_sha256
+
+
+@functools.lru_cache(maxsize=2)
+def load_shape_predictor(path: str | Path, source_sha256: str = "") -> ShapePredictor:
+    """The predictor in a (verified) .dat: from its .npz cache beside it when that was made
+    from a file with `source_sha256`, else parsed (about two seconds). Shared per process:
+    it is read-only."""
+    path = Path(path)
+    cached = cache_path(path)
+    if source_sha256 and cache_is_current(cached, source_sha256):
+        with np.load(cached) as arrays:
+            return ShapePredictor(trees=int(arrays["trees"]), depth=int(arrays["depth"]),
+                                  **{name: arrays[name] for name in _ARRAYS})
+    return parse_shape_predictor(path.read_bytes())
