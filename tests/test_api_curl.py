@@ -6,6 +6,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,9 @@ from sample_images import astronaut_bgr, encode
 
 from enrolld.bench.mosquitto import free_port
 from enrolld.daemon import Daemon
+from enrolld.enroll import Enrollment
 from enrolld.sdnotify import Notifier
+from enrolld.store.facestore import FaceStore
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "api.md"
 CREDENTIALS = {"TOKEN": "curl-token", "API_ID": "curl-id", "API_SECRET": "curl-secret", "METRICS_TOKEN": "curl-metrics"}
@@ -42,7 +45,9 @@ def route_of(command: str) -> tuple[str, str]:
 
 
 @pytest.fixture
-def daemon(tmp_path):
+def daemon(tmp_path, vision_worker):
+    """A daemon whose camera (the folder source) shows a person it knows, so the recognition
+    examples have a recognition to list, assign and reject."""
     frames = tmp_path / "frames"
     frames.mkdir()
     (frames / "1.jpg").write_bytes(encode(astronaut_bgr()))
@@ -51,10 +56,22 @@ def daemon(tmp_path):
         api={"port": free_port(), "metrics_token": CREDENTIALS["METRICS_TOKEN"],
              "frs": {"project_id": "local", "token": CREDENTIALS["TOKEN"]},
              "accuauth": {"api_id": CREDENTIALS["API_ID"], "api_secret": CREDENTIALS["API_SECRET"]}},
-        capture={"source": "folder", "folder": str(frames)},
+        capture={"source": "folder", "folder": str(frames), "face_set": "kiosk"},
+        recognize={"enabled": True, "fps": 20.0, "idle_recheck_s": 0.2},
     )
+    store = FaceStore(config)
+    try:
+        store.create_face_set("kiosk")
+        Enrollment(vision_worker, store, config).enroll_photo("kiosk", encode(astronaut_bgr()), person_id=7)
+        store.set_person_name(7, "Eileen Collins")
+    finally:
+        store.close()
     d = Daemon(config, notifier=Notifier({}))
     d.start()
+    deadline = time.monotonic() + 60
+    while not any(r.match for r in d.recognition.recent.list()):
+        assert time.monotonic() < deadline, "the camera did not recognize the person it knows"
+        time.sleep(0.05)
     yield d
     d.stop()
 
@@ -89,7 +106,7 @@ def test_every_curl_example_runs_against_a_live_daemon(daemon, tmp_path):
     for number, command in enumerate(commands):
         script += [f"echo '@@ {number}' >&2", command, "echo"]
     env = dict(os.environ, BASE=f"http://127.0.0.1:{daemon.port}", PROJECT="local", PHOTO=str(photo), **CREDENTIALS)
-    result = subprocess.run(["bash", "-c", "\n".join(script)], capture_output=True, text=True, env=env, timeout=300)
+    result = subprocess.run(["bash", "-c", "\n".join(script)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     reached = re.findall(r"@@ (\d+)", result.stderr)
     failed_at = commands[int(reached[-1])] if reached else "before the first example"
     assert result.returncode == 0, f"failed at: {failed_at}\n{result.stderr[-2000:]}"
