@@ -2,7 +2,8 @@
 discovery.py's device entities (so the two evolve without stepping on each other).
 
 Uses Home Assistant's current discovery keys: `default_entity_id` (the full entity id, domain
-included), not the deprecated `object_id`.
+included, made of the characters an entity id allows), not the deprecated `object_id`, and the
+`origin` block, like discovery.py (tests/test_events_ha_keys.py checks both modules' configs).
 
     event   Face recognized      <base>/events/face.recognized   event_type "recognized"
     event   Unknown face         <base>/events/face.unknown      event_type "unknown"
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import json
 
+from .. import __version__
+from .discovery import entity_slug
 from .payloads import Topics
 
 
@@ -26,8 +29,9 @@ def recognition_entities(node: str, topics: Topics, device: dict, *, camera: boo
         config = {
             "name": name,
             "unique_id": f"enrolld_{node}_{object_name}",
-            "default_entity_id": f"{component}.enrolld_{node}_{object_name}",
+            "default_entity_id": f"{component}.{entity_slug(f'enrolld_{node}_{object_name}')}",
             "device": device,
+            "origin": {"name": "enrolld", "sw_version": __version__},
             **availability,
             **fields,
         }
