@@ -132,6 +132,12 @@ def _add_bench_commands(bench_parser) -> None:
     http.add_argument("--config", help="TOML config file (vision settings; state goes to a temporary folder)")
     http.set_defaults(func=cmd_bench_http)
 
+    web = bench.add_parser("web", help="the face library page's answer times for a set of N faces")
+    web.add_argument("--faces", type=int, default=10_000, help="faces in the set (default 10000)")
+    web.add_argument("--repeats", type=int, default=30, help="requests timed per page (default 30)")
+    web.add_argument("--config", help="TOML config file (vision settings; state goes to a temporary folder)")
+    web.set_defaults(func=cmd_bench_web)
+
     events = bench.add_parser("events", help="commit-to-subscriber latency of MQTT events (JSON line)")
     events.add_argument("--count", type=int, default=500, help="events to commit (default 500)")
     events.add_argument("--rate", type=float, default=100.0, help="commits per second (default 100)")
@@ -324,6 +330,15 @@ def cmd_bench_http(args) -> int:
         raise EnrolldError("--concurrency and --seconds must be positive")
     images = _existing(args.images, "--images", Path.is_dir)
     print(json.dumps(run(config_mod.load(args.config), images, args.concurrency, args.seconds)))
+    return 0
+
+
+def cmd_bench_web(args) -> int:
+    from .bench.web_page import run
+
+    if not 1 <= args.faces <= 100_000 or args.repeats < 1:
+        raise EnrolldError("--faces must be between 1 and 100000 and --repeats at least 1")
+    print(json.dumps(run(config_mod.load(args.config), args.faces, args.repeats)))
     return 0
 
 

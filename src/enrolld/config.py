@@ -64,6 +64,7 @@ class StoreConfig:
     max_face_sets: int = 10
     default_capacity: int = 100_000
     keep_images: bool = False  # the cloud contracts keep features, not photos
+    keep_chips: bool = True  # the aligned 150 px face chip as a small JPEG, for the web page
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,15 @@ class ApiConfig:
     metrics_token: str = ""  # `Authorization: Bearer <this>` reads /metrics and nothing else (Prometheus)
     frs: FrsConfig = field(default_factory=FrsConfig)
     accuauth: AccuAuthConfig = field(default_factory=AccuAuthConfig)
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    enabled: bool = True  # the face library page at / (sign in with the appliance's API credentials)
+    session_idle_s: int = 1800  # a signed-in page expires after this long without a request
+    session_max_s: int = 43200  # and after this long whatever happens
+    max_sessions: int = 32  # the oldest session is signed out beyond this
+    secure_cookie: bool = False  # mark the session cookie Secure even on plain HTTP (behind an HTTPS proxy)
 
 
 @dataclass(frozen=True)
@@ -180,6 +190,7 @@ class Config:
     quality: QualityConfig = field(default_factory=QualityConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     capture: CaptureConfig = field(default_factory=CaptureConfig)
     recognize: RecognizeConfig = field(default_factory=RecognizeConfig)

@@ -40,6 +40,9 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "capture.button_pin": (-1, 63),
     "capture.led_pin": (-1, 63),
     "capture.debounce_s": (0.0, 10.0),
+    "web.session_idle_s": (1, None),
+    "web.session_max_s": (1, None),
+    "web.max_sessions": (1, None),
 }
 
 # MQTT forbids the wildcards + and # and NUL in topic names; '/' would split a level.
@@ -144,6 +147,8 @@ def problems(config) -> list[str]:
         found.append("capture.led_pin: must not be the same GPIO as capture.button_pin")
     if not capture.face_set:
         found.append("capture.face_set: must not be empty")
+    if config.web.session_max_s < config.web.session_idle_s:
+        found.append("web.session_max_s: must not be below web.session_idle_s")
     return found + _recognize_problems(config)
 
 

@@ -35,6 +35,21 @@ class Enrollment:
         self.store = store  # enrolld.store.facestore.FaceStore
         self.config = config
         self.metrics = metrics  # enrolld.metrics.AppMetrics, or None
+        self._listeners = []
+
+    def add_listener(self, listener) -> None:
+        """listener(kind, details) after each enrollment ("enrolled", one call per face, with
+        face_set, face_id, person_id, external_image_id, source) and each refusal ("refused",
+        with face_set, reasons, source); e.g. the web page's activity feed. A failing
+        listener is logged and never fails the enrollment."""
+        self._listeners.append(listener)
+
+    def _tell(self, kind: str, details: dict) -> None:
+        for listener in self._listeners:
+            try:
+                listener(kind, details)
+            except Exception:
+                log.exception("an enrollment listener failed")
 
     @property
     def model_id(self) -> str:
@@ -141,6 +156,7 @@ class Enrollment:
         if self.metrics is not None:
             for reason in reasons:
                 self.metrics.refusals.labels(source=source, reason=reason).inc()
+        self._tell("refused", {"face_set": face_set, "reasons": list(reasons), "source": source})
 
     # the parts ---------------------------------------------------------------------------
 
@@ -148,25 +164,30 @@ class Enrollment:
         person_id = fields.get("person_id")
         if not name and person_id is not None:
             name = self.store.person_name(person_id)
+        # The chip is encoded once: kept beside the face (store.keep_chips) and the event's thumbnail.
+        wants_chip = self.config.store.keep_chips or self.config.mqtt.include_thumbnail
+        chips = [chip_jpeg(f.chip) if wants_chip and f.chip is not None else None for f in faces]
         records = self.store.add_faces(
-            face_set, faces, self.model_id, image=image, source=source,
-            event_extras=[{**self._event_extras(f), "name": name} for f in faces], **fields,
+            face_set, faces, self.model_id, image=image, source=source, chips=chips,
+            event_extras=[{**self._event_extras(f, c), "name": name} for f, c in zip(faces, chips)], **fields,
         )
         if self.metrics is not None:
             self.metrics.enrollments.labels(source=source).inc(len(records))
+        for record in records:
+            self._tell("enrolled", {"face_set": record.face_set_name, "face_id": record.face_id,
+                                    "person_id": record.person_id, "external_image_id": record.external_image_id,
+                                    "source": source})
         return records
 
-    def _event_extras(self, face: Face) -> dict:
+    def _event_extras(self, face: Face, chip: bytes | None) -> dict:
         """What mqtt.include_embedding / include_thumbnail add to the face.added event,
         built once here: the embedding as base64 float32, the aligned chip as a JPEG."""
         extras = {}
         settings = self.config.mqtt
         if settings.include_embedding:
             extras["embedding"] = base64.b64encode(np.asarray(face.embedding, dtype="<f4").tobytes()).decode()
-        if settings.include_thumbnail and face.chip is not None:
-            jpeg = chip_jpeg(face.chip)
-            if jpeg is not None:
-                extras["thumbnail"] = base64.b64encode(jpeg).decode()
+        if settings.include_thumbnail and chip is not None:
+            extras["thumbnail"] = base64.b64encode(chip).decode()
         return extras
 
     def _ensure_face_set(self, name: str) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 from flask import Flask, g, request
 
 from ..config import Config
-from . import accuauth, appliance, frs, openapi, persons, recognitions
+from . import accuauth, appliance, frs, openapi, persons, recognitions, web
 from .errors import handle_any
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,7 @@ def create_app(config: Config, services: ApiServices) -> Flask:
     app.register_blueprint(persons.bp)
     app.register_blueprint(recognitions.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(web.bp)  # the face library page at / (enrolld.api.web)
     app.register_error_handler(Exception, handle_any)
     _warn_if_locked(config)
 

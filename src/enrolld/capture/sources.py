@@ -66,6 +66,8 @@ class SharedSource:
         self.source = source
         self.name = source.name
         self._lock = threading.Lock()
+        if hasattr(source, "preview"):  # a frame shown without consuming it (the folder source)
+            self.preview = source.preview
 
     def open(self) -> None:
         self.source.open()

@@ -84,10 +84,11 @@ def _record(row, face_set_id: str, face_set_name: str) -> FaceRecord:
     )
 
 
-def insert(conn: sqlite3.Connection, record: FaceRecord, embedding: np.ndarray, image: bytes | None) -> None:
+def insert(conn: sqlite3.Connection, record: FaceRecord, embedding: np.ndarray, image: bytes | None, *,
+           chip: bytes | None = None, source: str = "") -> None:
     b = record.box
     conn.execute(
-        f"INSERT INTO faces ({_COLUMNS}, face_set_id, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO faces ({_COLUMNS}, face_set_id, embedding, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             record.face_id,
             record.person_id,
@@ -102,10 +103,13 @@ def insert(conn: sqlite3.Connection, record: FaceRecord, embedding: np.ndarray, 
             record.created_at,
             record.face_set_id,
             np.asarray(embedding, dtype="<f4").tobytes(),
+            source,
         ),
     )
     if image is not None:
         conn.execute("INSERT INTO face_images (face_id, image) VALUES (?, ?)", (record.face_id, image))
+    if chip is not None:
+        conn.execute("INSERT INTO face_chips (face_id, jpeg) VALUES (?, ?)", (record.face_id, chip))
 
 
 def get(conn: sqlite3.Connection, face_set_id: str, face_set_name: str, face_id: int) -> FaceRecord:

@@ -168,20 +168,23 @@ class FaceStore:
         source: str = "api",
         fields_from_text: bool = False,
         event_extras=None,
+        chips=None,
     ) -> list[FaceRecord]:
         """Enroll faces of one photo, each with its embedding, in one transaction: all of
         them, or none if the set lacks room (CapacityError) or a field is wrong
         (UnknownFieldError / InvalidArgumentError). Which faces deserve enrolling is the
         caller's decision (enrolld.enroll). `image` is the source photo, kept only with
-        `store.keep_images`; `event_extras[i]` is merged into face i's `face.added` event."""
+        `store.keep_images`; `event_extras[i]` is merged into face i's `face.added` event;
+        `chips[i]` is face i's aligned chip as JPEG bytes, kept only with `store.keep_chips`."""
         face_set = self.face_set(face_set_name)
         person_id = face_rows.check_int64("person_id", person_id)
         external_image_id = face_rows.check_external_image_id(external_image_id) or face_rows.new_external_image_id()
         fields = filters.check_fields(external_fields, face_set.external_fields, from_text=fields_from_text)
         faces = list(faces)
         extras = list(event_extras) if event_extras is not None else [{} for _ in faces]
-        if not faces or len(extras) != len(faces) or any(f.embedding is None for f in faces):
-            raise ValueError("add_faces needs at least one face, each with its embedding (and one extras dict each)")
+        chips = list(chips) if chips is not None and self.config.store.keep_chips else [None] * len(faces)
+        if not faces or len(extras) != len(faces) or len(chips) != len(faces) or any(f.embedding is None for f in faces):
+            raise ValueError("add_faces needs at least one face, each with its embedding (and one extras dict and chip each)")
         keep_image = image if self.config.store.keep_images else None
         records = []
         with self.database.transaction() as tx:
@@ -193,7 +196,7 @@ class FaceStore:
                 raise CapacityError(
                     f"face set {face_set.name!r} is full ({current.face_count} of {current.capacity} faces)"
                 )
-            for face, extra in zip(faces, extras):
+            for face, extra, chip in zip(faces, extras, chips):
                 record = FaceRecord(
                     face_id=self._ids.next_id(),
                     face_set_id=face_set.id,
@@ -206,7 +209,7 @@ class FaceStore:
                     model_id=model_id,
                     created_at=time.time(),
                 )
-                face_rows.insert(tx.conn, record, face.embedding, keep_image)
+                face_rows.insert(tx.conn, record, face.embedding, keep_image, chip=chip, source=source)
                 body = {**record.event_body(), "source": source, "box": face.box.as_dict(), "quality": record.quality}
                 outbox.append(tx.conn, "face.added", {**body, **extra})
                 records.append(record)
@@ -217,9 +220,12 @@ class FaceStore:
             self._note_version(tx, face_set.id)
         return records
 
-    def restore_faces(self, face_set_name: str, faces, *, model_id: str) -> None:
+    def restore_faces(self, face_set_name: str, faces, *, model_id: str, extras=None) -> None:
         """Put exported faces back with their own ids (enrolld import): [(FaceRecord, embedding)],
-        all in one transaction or none (an id already here, a full set, a bad field)."""
+        all in one transaction or none (an id already here, a full set, a bad field).
+        `extras` maps a face id to its (source, chip JPEG or None); chips kept only with store.keep_chips."""
+        extras = extras or {}
+        keep_chips = self.config.store.keep_chips
         face_set = self.face_set(face_set_name)
         with self.database.transaction() as tx:
             if face_set.face_count + len(faces) > face_set.capacity:
@@ -231,7 +237,8 @@ class FaceStore:
                     external_fields=filters.check_fields(record.external_fields, face_set.external_fields),
                 )
                 try:
-                    face_rows.insert(tx.conn, record, embedding, None)
+                    source, chip = extras.get(record.face_id, ("import", None))
+                    face_rows.insert(tx.conn, record, embedding, None, chip=chip if keep_chips else None, source=source)
                 except sqlite3.IntegrityError:
                     raise InvalidArgumentError(f"face {record.face_id} is already on this appliance", field="face_id") from None
                 outbox.append(tx.conn, "face.added", {**record.event_body(), "source": "import"})
@@ -243,6 +250,15 @@ class FaceStore:
                 ))
             self._ids.advance_past(ids.highest_issued(tx.conn))
             self._note_version(tx, face_set.id)
+
+    def face_extras(self, face_set_name: str) -> dict[int, tuple[str, bytes | None]]:
+        """face id -> (how it was enrolled, its chip JPEG or None) for every face of the set (export)."""
+        face_set = self.face_set(face_set_name)
+        rows = self.database.reader().execute(
+            "SELECT f.face_id, f.source, c.jpeg FROM faces f LEFT JOIN face_chips c ON c.face_id = f.face_id "
+            "WHERE f.face_set_id = ?", (face_set.id,),
+        )
+        return {face_id: (source, None if jpeg is None else bytes(jpeg)) for face_id, source, jpeg in rows}
 
     def faces_with_embeddings(self, face_set_name: str) -> tuple[FaceSet, list]:
         """The set and every face of it with its stored embedding (enrolld export)."""
