@@ -18,6 +18,7 @@ BROKEN = [
     ("[vision]\nqueue_size = 0", "vision.queue_size: must be at least 1; got 0"),
     ("[vision]\ntimeout_s = 0", "vision.timeout_s: must be at least 0.1"),
     ("[vision]\nmodels_dir = '/nonexistent/models'", "vision.models_dir: no such folder"),
+    ("[vision]\naccelerator = 'gpu'\ngpu_delegate_library = '/nonexistent/libgpu.so'", "vision.gpu_delegate_library: no such file"),
     ("[quality]\nmin_score = -0.1", "quality.min_score: must be between 0.0 and 1.0"),
     ("[mqtt]\ntopic_prefix = 'site/#'", "mqtt.topic_prefix: 'site/#' holds '#'"),
     ("[mqtt]\ntopic_prefix = 'site//x'", "mqtt.topic_prefix: 'site//x' has an empty topic level"),
