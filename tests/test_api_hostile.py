@@ -56,14 +56,14 @@ def test_malformed_integers_in_both_dialects(staff, value):
     refused(accu(staff, "/v2/delete_face", json={"name": "staff", "face_id": value}), 400, "INVALID_ARGUMENT")
 
 
-def test_json_nested_1000_deep_is_refused_everywhere(staff):
+def test_json_nested_1000_deep_is_refused_everywhere(staff, astronaut_jpeg):
     refused(frs(staff, "POST", "/face-sets", data=DEEP, headers={"Content-Type": "application/json"}), 400, "FRS.0014")
     refused(frs(staff, "POST", "/face-sets", data='{"face_set_name": "x", "external_fields": ' + DEEP + "}",
                 headers={"Content-Type": "application/json"}), 400, "FRS.0014")
     refused(accu(staff, "/v2/create", data='{"name": ' + DEEP + "}", headers={"Content-Type": "application/json"}), 400, "INVALID_ARGUMENT")
     for field in ("external_fields", "sort"):
         path = "/face-sets/staff/faces" if field == "external_fields" else "/face-sets/staff/search"
-        refused(frs(staff, "POST", path, files={"image_file": ("a.jpg", b"\xff\xd8\xff")}, data={field: DEEP}), 400, "FRS.0012")
+        refused(frs(staff, "POST", path, files={"image_file": ("a.jpg", astronaut_jpeg)}, data={field: DEEP}), 400, "FRS.0012")
 
 
 @pytest.mark.parametrize("text", ["! " * 2000 + "age:1", "(" * 400 + "age:1" + ")" * 400, "age:1 OR " * 600 + "age:2", "age:[1 TO"])
@@ -180,3 +180,9 @@ def test_image_url_forms_that_parsers_disagree_on_are_refused(api_factory, url, 
     frs(api, "POST", "/face-sets", json={"face_set_name": "web"})
     body = refused(frs(api, "POST", "/face-sets/web/faces", json={"image_url": url}), 400, "FRS.0012")
     assert reason in body["error_msg"]
+
+
+@pytest.mark.parametrize("limit", ["²", "--5", "0", str(2**64), ""])
+def test_recognitions_limit_goes_through_the_same_parser(api, limit):
+    response = requests.get(f"{api.url}/recognitions", params={"limit": limit}, headers=FRS, timeout=30)
+    refused(response, 400, "FRS.0012")

@@ -6,6 +6,7 @@ import json
 import time
 
 from conftest import analysed_face, make_config
+from helpers import wait_until
 from mqtt_broker import Subscriber
 
 from enrolld.events.service import EventService
@@ -33,6 +34,8 @@ def test_enrollment_events_survive_an_outage_and_recognition_drops_are_bounded(t
         assert events.link.wait_connected(10)
         store.create_face_set("lobby")
         broker.stop()
+        # Recognitions sent before the link notices the outage would leave as usual, not queue.
+        assert wait_until(lambda: not events.link.connected.is_set(), 10)
         added = []
         for i in range(1000):
             face = analysed_face(seed=i)

@@ -2,8 +2,10 @@
 unhealthy health, then space freed and enrollments published again, without a restart and
 without losing anything.
 
-The state directory is a real 6 MB tmpfs mounted by the test (needs root, as in CI's
-container); elsewhere the test is skipped, saying why.
+The state directory is a real 6 MB tmpfs mounted by the test (needs root, or at least the
+right to mount); where it cannot mount, the test is skipped, saying why. The broker is away
+while the disk fills, so that the outbox publisher meets the full disk too (acknowledged rows
+it cannot delete) and must live through it.
 """
 
 import base64
@@ -69,23 +71,29 @@ def accuauth_add(port, image: bytes) -> tuple[int, dict]:
 
 
 @pytest.fixture
-def daemon(tmp_path, mqtt_broker):
-    made = DaemonProcess(tmp_path, mqtt_broker, extra='[api.accuauth]\napi_id = "accu"\napi_secret = "accu-secret"\n')
+def daemon(tmp_path, persistent_mqtt_broker):
+    made = DaemonProcess(tmp_path, persistent_mqtt_broker, extra='[api.accuauth]\napi_id = "accu"\napi_secret = "accu-secret"\n')
     yield made
     made.close()
 
 
-def test_full_disk_refuses_clearly_then_heals_without_restart(tmpfs_state, mqtt_broker, daemon):
+def test_full_disk_refuses_clearly_then_heals_without_restart(tmpfs_state, persistent_mqtt_broker, daemon):
     from sample_images import astronaut_jpeg
 
     image = astronaut_jpeg()
-    sub = Subscriber(mqtt_broker, "enrolld/e2e/events/#")
+    broker = persistent_mqtt_broker
+    sub = Subscriber(broker, "enrolld/e2e/events/#", persistent=True)
     assert daemon.state_dir == tmpfs_state
     daemon.start()
     try:
         assert daemon.request("POST", "/v2/local/face-sets", {"face_set_name": "people"})[0] == 200
         enrolled = {str(daemon.enroll(image=base64.b64encode(image).decode()))}
         assert healthz(daemon.port)[0] == 200
+        # Events wait in the outbox while the broker is away, so that the publisher meets the
+        # full disk too: acknowledged rows it cannot delete (a DELETE needs WAL space).
+        broker.stop()
+        for _ in range(3):
+            enrolled.add(str(daemon.enroll(image=base64.b64encode(image).decode())))
 
         fill(tmpfs_state)
         # SQLite may still fit a write or two into WAL space it already holds: keep enrolling
@@ -110,6 +118,9 @@ def test_full_disk_refuses_clearly_then_heals_without_restart(tmpfs_state, mqtt_
         assert status == 503 and health["status"] == "unhealthy"
         assert health["parts"]["store"] == {"ok": False, "storage": "full", "required": True}
         assert daemon.process.poll() is None  # still running: a restart would not make room
+        broker.start()  # published while the disk is still full
+        assert sub.wait_for(lambda m: {e["face_id"] for e in face_added(sub)} >= enrolled, timeout=30), daemon.log_text()
+        assert healthz(daemon.port)[0] == 503
 
         (tmpfs_state / "ballast").unlink()
         deadline = time.monotonic() + 15
@@ -133,6 +144,9 @@ def test_full_disk_refuses_clearly_then_heals_without_restart(tmpfs_state, mqtt_
             time.sleep(0.1)
         assert outbox_rows(daemon) == []  # acknowledged rows the full disk kept were deleted after
         assert daemon.stop() == 0, daemon.log_text()
-        assert "storage full" in daemon.log_text()
+        log = (daemon.tmp_path / "daemon.log").read_text()
+        assert "storage full" in log
+        assert "outbox publisher cannot write to the database" in log  # it met the full disk, and lived
+        assert "outbox publisher writes again" in log
     finally:
         sub.close()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import make_config
-from helpers import wait_until
+from helpers import wait_until as wait_for_value
 
 selenium = pytest.importorskip("selenium")
 from selenium import webdriver  # noqa: E402
@@ -79,6 +79,20 @@ def shoot(browser, name):
         browser.set_window_size(width, max(height, min(full + 140, 4000)))
         browser.save_screenshot(str(SHOTS / f"{name}-{label}.png"))
     browser.set_window_size(*DESKTOP)
+
+
+def wait_until(predicate, timeout_s=20.0):
+    """helpers.wait_until for a live page: the grid re-renders under a predicate that is
+    reading it, and an element gone stale means "not yet", not a failure."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    def settled():
+        try:
+            return predicate()
+        except StaleElementReferenceException:
+            return None
+
+    return wait_for_value(settled, timeout_s)
 
 
 def find(browser, css, timeout_s=20.0):

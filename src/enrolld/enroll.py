@@ -22,6 +22,7 @@ import numpy as np
 from .config import Config
 from .errors import NoFaceError, QualityError
 from .store.errors import FaceSetExistsError, FaceSetNotFoundError, InvalidArgumentError
+from .vision import exif
 from .vision.types import Analysis, Face
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ class Enrollment:
         """The largest face in the photo, with its embedding; NoFaceError when there is none."""
         face = self.vision.analyze(data, embed=True, largest_only=True).largest
         if face is None:
-            raise NoFaceError("no face found in the image")
+            raise NoFaceError("no face found in the image" + exif.no_face_note(data))
         return face
 
     # enrolling ---------------------------------------------------------------------------
@@ -93,7 +94,7 @@ class Enrollment:
         analysis = self.vision.analyze(data, embed=True, largest_only=not all_faces)
         if not analysis.faces:
             self.refuse(face_set, ("no_face",), source=source)
-            raise NoFaceError("no face found in the image")
+            raise NoFaceError("no face found in the image" + exif.no_face_note(data))
         accepted = [f for f in analysis.faces if f.quality.passed]
         if not accepted:
             reasons = analysis.faces[0].quality.reasons or ("quality",)

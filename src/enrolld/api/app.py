@@ -42,12 +42,15 @@ class ApiServices:
 
 def create_app(config: Config, services: ApiServices) -> Flask:
     """The Flask app with every route of the appliance registered here, and only here."""
-    app = Flask("enrolld.api")
+    app = Flask("enrolld.api", static_folder=None)  # an API: no /static route
     max_body = int(config.api.max_body_mb * 1024 * 1024)
     app.config.update(
         MAX_CONTENT_LENGTH=max_body,
         MAX_FORM_MEMORY_SIZE=max_body,  # AccuAuth's image_base64 arrives as a form field
         JSON_SORT_KEYS=False,
+        # No automatic OPTIONS answers: they are an empty 200 outside both contracts (and no
+        # browser calls this API). OPTIONS is a 405 in the caller's dialect like any method.
+        PROVIDE_AUTOMATIC_OPTIONS=False,
     )
     app.json.sort_keys = False
     app.extensions["enrolld"] = _complete(services, config)

@@ -138,8 +138,8 @@ def accuauth_error_for(exc: Exception) -> AccuAuthError | None:
         return invalid(str(exc))
     if isinstance(exc, ImageError):
         return invalid(f"invalid image ({exc.reason}): {exc}")
-    if isinstance(exc, NoFaceError):
-        return invalid("no face detected")
+    if isinstance(exc, NoFaceError):  # the message may name a cause (an EXIF turn)
+        return invalid("no face detected" + str(exc).removeprefix("no face found in the image"))
     if isinstance(exc, QualityError):
         return invalid(f"face refused by the quality gate: {', '.join(exc.reasons)}")
     if isinstance(exc, BusyError):

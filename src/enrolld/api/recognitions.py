@@ -26,6 +26,7 @@ from ..recognize.corrections import NothingToRejectError, UnknownRecognitionErro
 from .appliance import json_object, optional_string, person_id_of
 from .auth import check_either_dialect
 from .errors import FrsError
+from .params import int64_or_none
 
 bp = Blueprint("recognitions", __name__)
 
@@ -56,9 +57,11 @@ def _call(action, *args, **kwargs):
 def list_recognitions():
     service = _recognition_service(required=False)
     limit = request.args.get("limit")
-    if limit is not None and not (limit.isdigit() and int(limit) > 0):
-        raise FrsError(400, "FRS.0012", "limit must be a positive integer")
-    items = [] if service is None else service.recent.list(int(limit) if limit else None)
+    if limit is not None:  # through the one parser: "²" is not a digit here
+        limit = int64_or_none(limit)
+        if limit is None or limit < 1:
+            raise FrsError(400, "FRS.0012", "limit must be a positive integer")
+    items = [] if service is None else service.recent.list(limit)
     return jsonify({"enabled": service is not None, "recognitions": [r.as_dict() for r in items]})
 
 

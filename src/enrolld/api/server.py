@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 # body slightly over it (multipart framing); beyond that Waitress answers, in the same shape.
 WAITRESS_BODY_SLACK = 1024 * 1024
 LOOP_TIMEOUT_S = 0.5  # how long one poll() waits; stop() wakes it at once anyway
+DRAIN_POLL_S = 0.005
 STOP_GRACE_S = 1.0  # after the budget: for workers to finish the request in hand and answer
 DESCRIPTORS_BESIDES_CONNECTIONS = 256  # the store, models, MQTT, logs, the trigger
 
@@ -176,11 +177,12 @@ class HttpServer:
         dispatcher = self._server.task_dispatcher
         deadline = time.monotonic() + self._drain_s
         wasyncore.dispatcher.close(self._server)  # the listener: no new connections
+        # Short polls: a worker going idle or exiting wakes no descriptor.
         while time.monotonic() < deadline and self._map and (self._busy() or dispatcher.active_count):
-            wasyncore.loop(timeout=0.05, map=self._map, use_poll=True, count=1)
+            wasyncore.loop(timeout=DRAIN_POLL_S, map=self._map, use_poll=True, count=1)
         dispatcher.set_thread_count(0)  # idle workers exit; busy ones after their request
         while time.monotonic() < deadline + STOP_GRACE_S and self._map and dispatcher.threads:
-            wasyncore.loop(timeout=0.05, map=self._map, use_poll=True, count=1)
+            wasyncore.loop(timeout=DRAIN_POLL_S, map=self._map, use_poll=True, count=1)
 
     def _busy(self) -> list:
         """Connections with a request being received, being served, or an answer not yet
