@@ -202,3 +202,14 @@ def test_home_assistant_entities_for_recognition_use_current_discovery_keys(tmp_
             client.disconnect()
     finally:
         daemon.stop()
+
+
+def test_recognition_routes_without_recognition(api):
+    from conftest import FRS_TOKEN
+
+    status, raw = request_json(api.port, "GET", "/recognitions", token=FRS_TOKEN)
+    assert status == 200 and json.loads(raw) == {"enabled": False, "recognitions": []}
+    status, raw = request_json(api.port, "POST", "/recognitions/abc/assign", {"name": "Ada"}, token=FRS_TOKEN)
+    assert status == 409 and json.loads(raw)["error_code"] == "FRS.0035"
+    status, raw = request_json(api.port, "GET", "/recognitions?limit=0", token=FRS_TOKEN)
+    assert status == 400 and json.loads(raw)["error_code"] == "FRS.0012"

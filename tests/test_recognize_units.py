@@ -178,3 +178,42 @@ def test_foreground_jobs_run_before_queued_background_recognition(vision_worker)
     finally:
         pipeline.release.set()
         worker.close()
+
+
+def test_bench_recognize_prints_fps_stages_and_idle_cpu(tmp_path, capsys):
+    import json
+    import shutil
+
+    from enrolld.cli import main
+
+    for relative in ("obama/2.jpg", "biden/1.jpg"):
+        shutil.copy(shared_faces() / "ids" / relative, tmp_path / relative.replace("/", "_"))
+    assert main(["bench", "recognize", "--images", str(tmp_path), "--idle-seconds", "0.5"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["frame_size"] == "1280x720" and result["faces_enrolled"] == 2
+    assert result["fps_with_faces"] > 0 and result["median_ms_with_faces"]["faces_per_frame"] == 1.0
+    assert result["median_ms_with_faces"]["embed"] > 0 and result["median_ms_without_faces"]["embed"] == 0
+    assert result["idle"]["frames"].get("still", 0) >= 1 and result["idle"]["cpu_s_per_idle_minute"] >= 0
+    assert main(["bench", "recognize", "--images", str(tmp_path), "--size", "12x"]) == 2
+
+
+def test_recognition_frames_skip_the_detectors_retries(vision_worker):
+    """An empty camera frame costs one detector pass in recognition; a photo gets the retries."""
+    calls = []
+    detector = vision_worker.pipeline.detector
+    original = detector.primary.detect
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    empty = np.full((360, 640, 3), 128, np.uint8)
+    detector.primary.detect = counting
+    try:
+        assert vision_worker.analyze_frame(empty, background=True).faces == ()
+        assert len(calls) == 1
+        calls.clear()
+        vision_worker.analyze_frame(empty)
+        assert len(calls) > 1  # the burst (and uploads) still retry turned photos
+    finally:
+        detector.primary.detect = original

@@ -119,11 +119,20 @@ def _add_bench_commands(bench_parser) -> None:
     chips.add_argument("--config", help="TOML config file")
     chips.set_defaults(func=cmd_bench_align)
 
-    search = bench.add_parser("search", help="search latency over N random faces in one set, on one core")
-    search.add_argument("--faces", type=int, required=True, help="faces in the set (at most 100000)")
+    search = bench.add_parser("search", help="search latency, memory and exactness over N random faces, on one core")
+    search.add_argument("--faces", type=int, required=True, help="faces in all (at most 100000 per set)")
+    search.add_argument("--sets", type=int, default=1, help="face sets the faces are spread over (default 1)")
     search.add_argument("--top-n", type=int, default=10, help="hits per query (default 10)")
     search.add_argument("--queries", type=int, default=300, help="queries to time (default 300)")
     search.set_defaults(func=cmd_bench_search)
+
+    recognize = bench.add_parser("recognize", help="camera recognition per frame on 1 thread, and idle CPU with the motion gate")
+    recognize.add_argument("--images", required=True, help="folder of photos played as camera frames (searched recursively)")
+    recognize.add_argument("--size", default="1280x720", help="frame size WxH the photos are fitted into, or 'native'")
+    recognize.add_argument("--idle-seconds", type=float, default=20.0, help="how long to measure the idle loop (default 20)")
+    recognize.add_argument("--repeats", type=int, default=1, help="passes over the photos (default 1)")
+    recognize.add_argument("--config", help="TOML config file ([vision], [quality], [recognize])")
+    recognize.set_defaults(func=cmd_bench_recognize)
 
     http = bench.add_parser("http", help="AccuAuth add_face over real HTTP vs the pipeline alone")
     http.add_argument("--images", required=True, help="folder of face photos (searched recursively)")
@@ -315,12 +324,31 @@ def cmd_bench_search(args) -> int:
 
     from .bench.search import SINGLE_THREAD_ENV
 
-    if not 1 <= args.faces <= 100_000:
-        raise EnrolldError("--faces must be between 1 and 100000 (the largest face set FRS allows)")
+    if not 1 <= args.sets <= 100 or not 1 <= args.faces <= 100_000 * args.sets:
+        raise EnrolldError("--sets must be 1 to 100 and --faces 1 to 100000 per set (the largest face set FRS allows)")
     # BLAS reads its thread count when numpy loads, so time the search in a fresh process.
-    command = [sys.executable, "-m", "enrolld.bench.search", "--faces", str(args.faces),
+    command = [sys.executable, "-m", "enrolld.bench.search", "--faces", str(args.faces), "--sets", str(args.sets),
                "--top-n", str(args.top_n), "--queries", str(args.queries)]
     return subprocess.run(command, env={**os.environ, **SINGLE_THREAD_ENV}, check=False).returncode
+
+
+def cmd_bench_recognize(args) -> int:
+    from .bench.recognize import bench_recognize
+
+    images = _existing(args.images, "--images", Path.is_dir)
+    size = None
+    if args.size != "native":
+        try:
+            size = tuple(int(v) for v in args.size.lower().split("x"))
+            assert len(size) == 2 and min(size) >= 64
+        except (ValueError, AssertionError):
+            raise EnrolldError("--size must be WxH (e.g. 1280x720, each at least 64) or 'native'") from None
+    if args.idle_seconds <= 0 or args.repeats < 1:
+        raise EnrolldError("--idle-seconds and --repeats must be positive")
+    result = bench_recognize(images, config_mod.load(args.config), size=size, idle_s=args.idle_seconds,
+                             repeats=args.repeats)
+    print(json.dumps(result))
+    return 0
 
 
 def cmd_bench_http(args) -> int:

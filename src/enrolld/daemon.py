@@ -188,6 +188,8 @@ class Daemon:
             _stop_http(self.server, self._http_thread, timeout_s=budget * 0.5)
         if self.recognition is not None:
             self.recognition.stop(timeout_s=2.0)
+            if self.recognition.loop.source is not self.source:  # the folder source's own reader
+                self.recognition.loop.source.close()
         if self.flow is not None:
             self.flow.stop(timeout_s=max(0.5, deadline - time.monotonic() - budget * 0.4))
         if self.source is not None:

@@ -182,7 +182,7 @@ class StatePublisher:
             "last_enrolled",
             "Last enrolled person",
             state_topic=self.topics.last_enrolled,
-            value_template="{{ value_json.person_id }}",
+            value_template="{{ value_json.name or value_json.person_id }}",  # the registry name when known
             json_attributes_topic=self.topics.last_enrolled,
             icon="mdi:account-plus",
         )

@@ -87,7 +87,7 @@ class EventService:
         from .recognition_discovery import publish_recognition_discovery
 
         def announce():
-            publish_recognition_discovery(self.link, self.config.ha_prefix, self.state.node, self.state._device(),
+            publish_recognition_discovery(self.link, self.config.ha_prefix, self.state.node, self.state._entity,
                                           camera=camera, recognize=recognize)
 
         self.commands = CommandTopics(self.link, handlers)
@@ -153,10 +153,12 @@ class EventService:
         }
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        """Drain what the broker will take within most of the timeout, then say offline."""
+        """Drain what the broker will take within most of the timeout, then say offline with
+        whatever the drain left (an empty outbox leaves nearly all of it)."""
+        deadline = time.monotonic() + timeout_s
         if self.commands is not None:
             self.commands.stop(timeout_s=0.5)
         if self.recognitions is not None:
             self.recognitions.stop(timeout_s=min(1.0, timeout_s * 0.1))
         self.publisher.stop(drain_timeout_s=timeout_s * 0.7)
-        self.link.close(timeout_s=max(0.5, timeout_s * 0.3))
+        self.link.close(timeout_s=max(0.5, timeout_s * 0.3, deadline - time.monotonic()))

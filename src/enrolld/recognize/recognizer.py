@@ -22,14 +22,11 @@ from typing import Callable, Iterable
 import numpy as np
 
 from ..config import RecognizeConfig
-from ..store.errors import FaceSetNotFoundError, ModelMismatchError
 from ..vision.similarity import similarity
 from ..vision.types import Analysis, Face
 from .recent import Match, Recognition
 
 log = logging.getLogger(__name__)
-
-MAX_FLAG_SLACK = 64  # extra candidates asked of each set so flagged faces cannot hide a match
 
 Names = Callable[[Iterable[int]], dict[int, str]]
 
@@ -64,7 +61,6 @@ class Recognizer:
         self.outcomes: Counter[str] = Counter()  # gated, suppressed, recognized, unknown
         self._last_person: dict[int, float] = {}
         self._last_unknowns: list[tuple[float, np.ndarray]] = []
-        self._warned_sets: set[str] = set()
 
     def recognize(self, analysis: Analysis) -> list[Recognition]:
         """The recognitions worth reporting in this frame (after the gate and the cooldown)."""
@@ -83,23 +79,13 @@ class Recognizer:
         return reported
 
     def best_match(self, embedding) -> Match | None:
-        """The most similar unflagged face over the configured face sets, whatever its score."""
+        """The most similar unflagged face over the configured face sets, whatever its score
+        (one search over all of them: FaceStore.search_sets)."""
         flagged = self.store.flagged_faces()
-        top_n = 1 + min(len(flagged), MAX_FLAG_SLACK)
-        best = None
-        for face_set in self._face_sets():
-            try:
-                hits = self.store.search(face_set, embedding, self.model_id, top_n=top_n)
-            except (FaceSetNotFoundError, ModelMismatchError) as e:
-                if face_set not in self._warned_sets:
-                    self._warned_sets.add(face_set)
-                    log.warning("recognition skips face set %r: %s", face_set, e)
-                continue
-            hit = next((h for h in hits if h.face.face_id not in flagged), None)
-            if hit is not None and (best is None or hit.similarity > best.similarity):
-                best = hit
-        if best is None:
+        hits = self.store.search_sets(self._face_sets(), embedding, self.model_id, top_n=1, exclude=flagged)
+        if not hits:
             return None
+        best = hits[0]
         person = best.face.person_id
         return Match(person, best.face.face_set_name, best.face.face_id, best.similarity,
                      self.names([person]).get(person))

@@ -167,6 +167,19 @@ def delete(conn: sqlite3.Connection, face_ids) -> None:
     conn.executemany("DELETE FROM faces WHERE face_id = ?", [(int(i),) for i in face_ids])
 
 
+def vectors_by_ids(conn: sqlite3.Connection, face_ids) -> tuple[np.ndarray, np.ndarray]:
+    """(face ids found, their float32 embeddings): the exact vectors the index re-ranks with."""
+    face_ids = [int(i) for i in face_ids]
+    if not face_ids:
+        return np.empty(0, np.int64), np.empty((0, 128), np.float32)
+    marks = ",".join("?" * len(face_ids))
+    rows = conn.execute(f"SELECT face_id, embedding FROM faces WHERE face_id IN ({marks})", face_ids).fetchall()
+    if not rows:
+        return np.empty(0, np.int64), np.empty((0, 128), np.float32)
+    found = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+    return found, np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), -1)
+
+
 def embeddings(conn: sqlite3.Connection, face_set_id: str | None = None):
     """(face_set_id, face_id, embedding, model_id, created_at) of every face (of one set), for the index."""
     where, params = ("WHERE face_set_id = ?", (face_set_id,)) if face_set_id is not None else ("", ())

@@ -37,9 +37,11 @@ from .errors import (
 from .faces import FaceRecord
 from .facesets import FaceSet
 from .persons import Person
-from .index import FaceSetIndex
+from .index import FaceSetIndex, rerank
 
 log = logging.getLogger(__name__)
+
+LOAD_CHUNK = 10_000  # rows per add when the index loads from the file
 
 
 @dataclass(frozen=True)
@@ -71,22 +73,36 @@ class FaceStore:
         started = time.monotonic()
         conn = self.database.reader()
         sets = facesets.all_sets(conn)
-        batches: dict[str, list] = {s.id: [] for s in sets}
-        for set_id, face_id, vector, model_id, created_at in face_rows.embeddings(conn):
-            batches[set_id].append((face_id, vector, model_id, created_at))
         for face_set in sets:
-            self._install_index(face_set, batches[face_set.id])
+            self._install_index(face_set, face_rows.embeddings(conn, face_set.id))
         total = sum(len(i) for i in self._indexes.values())
-        log.info("loaded %d faces in %d sets in %.0f ms", total, len(batches), (time.monotonic() - started) * 1e3)
+        log.info("loaded %d faces in %d sets in %.0f ms", total, len(sets), (time.monotonic() - started) * 1e3)
+
+    def _new_index(self, capacity: int = 64) -> FaceSetIndex:
+        # the exact float32 embeddings for the index's re-rank come from the file, by primary key
+        return FaceSetIndex(initial_capacity=max(64, capacity),
+                            exact=lambda ids: face_rows.vectors_by_ids(self.database.reader(), ids))
 
     def _install_index(self, face_set: FaceSet, rows) -> FaceSetIndex:
-        index = FaceSetIndex(initial_capacity=max(64, len(rows)))
-        if rows:
-            face_ids, vectors, models, created = zip(*rows)
-            index.add_many(face_ids, np.stack(vectors), models, created)
+        """An index of (set id, face id, vector, model, created) rows, added in chunks so that
+        a million faces never sit in memory as float32 at once."""
+        index = self._new_index(face_set.face_count)
+        chunk: list = []
+        for row in rows:
+            chunk.append(row[1:])
+            if len(chunk) == LOAD_CHUNK:
+                self._add_rows(index, chunk)
+                chunk = []
+        self._add_rows(index, chunk)
         self._indexes[face_set.id] = index
         self._versions[face_set.id] = face_set.faces_version
         return index
+
+    @staticmethod
+    def _add_rows(index: FaceSetIndex, rows) -> None:
+        if rows:
+            face_ids, vectors, models, created = zip(*rows)
+            index.add_many(face_ids, np.stack(vectors), models, created)
 
     def _current_index(self, face_set: FaceSet) -> FaceSetIndex:
         """The set's index, reloaded first if another process (the CLI) changed its faces
@@ -100,8 +116,7 @@ class FaceStore:
             if self._versions.get(current.id) == current.faces_version and current.id in self._indexes:
                 return self._indexes[current.id]
             log.info("face set %r changed outside this process: reloading its index", current.name)
-            rows = [row[1:] for row in face_rows.embeddings(tx.conn, current.id)]
-            return self._install_index(current, rows)
+            return self._install_index(current, face_rows.embeddings(tx.conn, current.id))
 
     def _note_version(self, tx, face_set_id: str) -> None:
         """After this transaction commits, its set's faces_version is ours (not a stranger's)."""
@@ -273,7 +288,7 @@ class FaceStore:
         return self._ids.next_id()
 
     def _index_of(self, face_set_id: str) -> FaceSetIndex:
-        return self._indexes.setdefault(face_set_id, FaceSetIndex())
+        return self._indexes.setdefault(face_set_id, self._new_index())
 
     def record_refusal(self, face_set_name: str, reasons, *, source: str = "api") -> None:
         """Record (as an `enrollment.refused` event) that a photo could not be enrolled."""
@@ -437,6 +452,37 @@ class FaceStore:
             missing = [h for h in hits if h.face.external_fields.get(name) is None]
             present.sort(key=lambda h: h.face.external_fields[name], reverse=descending)
             hits = present + missing
+        return hits
+
+    def search_sets(self, face_set_names, embedding, model_id: str, *, top_n: int = 1,
+                    exclude=frozenset()) -> list[SearchHit]:
+        """The top_n most similar faces over several face sets at once (camera recognition
+        searches them all on every frame): each set's compact index gives candidates, then one
+        exact re-rank and one lookup serve them all. Faces in `exclude` do not answer; sets
+        that no longer exist or hold another model's embeddings are skipped."""
+        sets, candidates = {}, []
+        for name in face_set_names:
+            try:
+                face_set = self.face_set(name)
+            except FaceSetNotFoundError:
+                continue
+            index = self._current_index(face_set)
+            if not len(index) or any(m != model_id for m in index.models()):
+                continue
+            found = index.candidates(embedding, top_n + len(exclude))
+            sets.update((int(f), face_set) for f in found)
+            candidates.append(found)
+        if not candidates:
+            return []
+        pool = np.setdiff1d(np.concatenate(candidates), np.fromiter(exclude, np.int64, len(exclude)))
+        found, distances = rerank(lambda ids: face_rows.vectors_by_ids(self.database.reader(), ids),
+                                  pool, embedding, top_n)
+        hits = []
+        for face_id, similarity in zip(found, np.asarray(self._similarity(distances), dtype=np.float64)):
+            face_set = sets[int(face_id)]
+            record = face_rows.by_ids(self.database.reader(), face_set.id, face_set.name, [face_id]).get(int(face_id))
+            if record is not None:
+                hits.append(SearchHit(record, float(similarity)))
         return hits
 
     def embedding_of(self, face_set_name: str, face_id: int) -> tuple[np.ndarray, str]:

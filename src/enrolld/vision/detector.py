@@ -170,12 +170,13 @@ class FaceDetector:
         self.primary = primary
         self.close_up = close_up
 
-    def detect(self, image_bgr: np.ndarray) -> list[Detection]:
-        """Faces in a BGR image, coordinates in that image's pixels."""
+    def detect(self, image_bgr: np.ndarray, *, retries: bool = True) -> list[Detection]:
+        """Faces in a BGR image, coordinates in that image's pixels. Without retries, only the
+        full-range pass (camera recognition: frames are upright and mostly empty)."""
         allowance = GREY_SCORE_ALLOWANCE if is_grey(image_bgr) else 0.0
         primary = functools.partial(self.primary.detect, min_score=self.primary.min_score - allowance)
         found = primary(image_bgr)
-        if found:
+        if found or not retries:
             return found
         found = self._best_turn(image_bgr, primary)
         if found or self.close_up is None:

@@ -57,14 +57,16 @@ class VisionWorker:
     def analyze_frame(self, image: np.ndarray, *, embed: bool = True, largest_only: bool = False,
                       background: bool = False) -> Analysis:
         """A camera frame, already decoded (BGR uint8). A background job (recognition) waits
-        for every foreground job queued before or after it."""
-        return self._call("recognize_frame" if background else "analyze_frame", self.pipeline.analyze_image, image,
-                          embed=embed, largest_only=largest_only, priority=BACKGROUND if background else FOREGROUND)
+        for every foreground job queued before or after it, and skips the detector's retries."""
+        if background:
+            return self._call("recognize_frame", self.pipeline.analyze_image, image, embed=embed,
+                              largest_only=largest_only, retries=False, priority=BACKGROUND)
+        return self._call("analyze_frame", self.pipeline.analyze_image, image, embed=embed, largest_only=largest_only)
 
     def analyze_background(self, data: bytes, *, embed: bool = True, largest_only: bool = False) -> Analysis:
         """analyze() as a background job (recognition of a camera frame that came encoded)."""
         return self._call("recognize_frame", self.pipeline.analyze, data, embed=embed, largest_only=largest_only,
-                          priority=BACKGROUND)
+                          retries=False, priority=BACKGROUND)
 
     def embed_face(self, face: Face) -> Face:
         """A face analysed without its embedding, now with it (from its chip; no detection)."""
