@@ -107,6 +107,7 @@ def weighted_nms(boxes, keypoints, scores, iou_threshold: float = NMS_IOU):
     while remaining.size:
         best = remaining[0]
         overlaps = iou(boxes[best], boxes[remaining]) > iou_threshold
+        overlaps[0] = True  # a degenerate (zero-area) box has IoU 0 with itself: still remove it
         group = remaining[overlaps]
         weights = scores[group][:, None]
         box = (boxes[group] * weights).sum(0) / weights.sum()
