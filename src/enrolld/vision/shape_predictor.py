@@ -117,19 +117,21 @@ class _Sampler:
     def __init__(self, image: np.ndarray):
         self.height, self.width = image.shape[:2]
         self.channels = 1 if image.ndim == 2 else image.shape[2]
-        self.flat = np.ascontiguousarray(image).reshape(-1, self.channels)
+        self.flat = np.ascontiguousarray(image).reshape(-1)
 
     def intensities(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
         # negative coordinates wrap to huge unsigned values, so one comparison per axis
-        inside = (xs.astype(np.uint64) < self.width) & (ys.astype(np.uint64) < self.height)
-        index = ys * self.width + xs
-        index[~inside] = 0
-        values = self.flat.take(index, axis=0)
+        outside = (xs.astype(np.uint64) >= self.width) | (ys.astype(np.uint64) >= self.height)
+        index = (ys * self.width + xs) * self.channels
+        index[outside] = 0
         if self.channels == 1:
-            grey = values[:, 0].astype(np.float32)
-        else:
-            grey = (values.sum(1, dtype=np.int32) // self.channels).astype(np.float32)
-        grey[~inside] = 0
+            grey = self.flat.take(index).astype(np.float32)
+        else:  # one take per channel is quicker than gathering pixel rows
+            total = self.flat.take(index).astype(np.int32)
+            for channel in range(1, self.channels):
+                total += self.flat.take(index + channel)
+            grey = (total // self.channels).astype(np.float32)
+        grey[outside] = 0
         return grey
 
 
