@@ -45,6 +45,8 @@ def dialect_problem(path: str, status: int, headers: dict, body: bytes) -> str |
         return "no X-Request-Id"
     if status >= 500:
         return f"HTTP {status}"
+    if path == "/" or path.startswith("/ui/"):
+        return _page_problem(status, headers, body)
     try:
         document = json.loads(body)
     except ValueError:
@@ -64,3 +66,25 @@ def dialect_problem(path: str, status: int, headers: dict, body: bytes) -> str |
         if not str(code).startswith(FRS_CODE_PREFIXES) or not isinstance(document.get("error_msg"), str):
             return f"FRS error shape wrong for HTTP {status}: {document!r:.120}"
     return None
+
+
+def _page_problem(status: int, headers: dict, body: bytes) -> str | None:
+    """The face library page's own shape: a redirect (to sign-in), an HTML page, or for its
+    script's calls (/ui/api/...) JSON {"status": "error", "message"} on an error, or the FRS
+    shape for errors met before the page's code runs."""
+    kind = headers.get("content-type", "")
+    if 300 <= status < 400:
+        return None if headers.get("location") else f"redirect {status} without Location"
+    if kind.startswith("text/html") or kind.startswith("image/") or kind.startswith("text/event-stream"):
+        return None
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return f"page answer neither HTML nor JSON: {body[:80]!r}"
+    if status < 400 or not isinstance(document, dict):
+        return None if status < 400 else f"page error shape wrong for HTTP {status}: {document!r:.120}"
+    page_shape = document.get("status") == "error" and isinstance(document.get("message"), str)
+    # Routing and wire errors (404, 405, a malformed request) come before any page code, in the
+    # FRS shape like every path outside /faceset/.
+    frs_shape = str(document.get("error_code", "")).startswith(FRS_CODE_PREFIXES) and isinstance(document.get("error_msg"), str)
+    return None if page_shape or frs_shape else f"page error shape wrong for HTTP {status}: {document!r:.120}"

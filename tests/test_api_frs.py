@@ -49,7 +49,7 @@ def staff(api):
      ({"json": {"face_set_name": "nul\u0000x"}}, "FRS.0012"),
      ({"json": {"face_set_name": "esc\u001b[31m"}}, "FRS.0012"),
      ({"json": {"face_set_name": "_x"}}, "FRS.0012"),
-     ({"json": {"face_set_name": "x", "face_set_capacity": "10000"}}, "FRS.0012"),
+     ({"json": {"face_set_name": "x", "face_set_capacity": "ten thousand"}}, "FRS.0012"),
      ({"json": {"face_set_name": "x", "face_set_capacity": 12345}}, "FRS.0012"),
      ({"json": {"face_set_name": "x", "external_fields": {"vector": {"type": "string"}}}}, "FRS.0012"),
      ({"json": {"face_set_name": "x", "external_fields": {"a": {"type": "blob"}}}}, "FRS.0012"),

@@ -56,14 +56,14 @@ def test_malformed_integers_in_both_dialects(staff, value):
     refused(accu(staff, "/v2/delete_face", json={"name": "staff", "face_id": value}), 400, "INVALID_ARGUMENT")
 
 
-def test_json_nested_1000_deep_is_refused_everywhere(staff):
+def test_json_nested_1000_deep_is_refused_everywhere(staff, astronaut_jpeg):
     refused(frs(staff, "POST", "/face-sets", data=DEEP, headers={"Content-Type": "application/json"}), 400, "FRS.0014")
     refused(frs(staff, "POST", "/face-sets", data='{"face_set_name": "x", "external_fields": ' + DEEP + "}",
                 headers={"Content-Type": "application/json"}), 400, "FRS.0014")
     refused(accu(staff, "/v2/create", data='{"name": ' + DEEP + "}", headers={"Content-Type": "application/json"}), 400, "INVALID_ARGUMENT")
     for field in ("external_fields", "sort"):
         path = "/face-sets/staff/faces" if field == "external_fields" else "/face-sets/staff/search"
-        refused(frs(staff, "POST", path, files={"image_file": ("a.jpg", b"\xff\xd8\xff")}, data={field: DEEP}), 400, "FRS.0012")
+        refused(frs(staff, "POST", path, files={"image_file": ("a.jpg", astronaut_jpeg)}, data={field: DEEP}), 400, "FRS.0012")
 
 
 @pytest.mark.parametrize("text", ["! " * 2000 + "age:1", "(" * 400 + "age:1" + ")" * 400, "age:1 OR " * 600 + "age:2", "age:[1 TO"])
@@ -82,23 +82,16 @@ def test_open_range_batch_delete_removes_only_faces_with_the_field(staff):
     assert body["face_number"] == 1 and staff.store.face_counts() == {"staff": 1}
 
 
-def test_enrollment_person_id_goes_through_the_same_parser():
-    from flask import Flask
-
-    from enrolld.api.errors import FrsError
-    from enrolld.api import appliance as routes
-
-    app = Flask("t")
-    for person_id in ("--5", "²", str(2**63), [1]):
-        with app.test_request_context("/enrollment", method="POST", json={"person_id": person_id}):
-            with pytest.raises(FrsError) as e:
-                routes._target()
-            assert e.value.code == "FRS.0012"
-    with app.test_request_context("/enrollment", method="POST", data=DEEP, content_type="application/json"):
-        with pytest.raises(FrsError, match="deeper"):
-            routes._target()
-    with app.test_request_context("/enrollment", method="POST", json={"person_id": "-42"}):
-        assert routes._target()["person_id"] == -42
+def test_enrollment_person_id_goes_through_the_same_parser(api):
+    headers = {"X-Auth-Token": FRS_TOKEN}
+    for path, method in (("/enrollment", "POST"), ("/enrollment/arm", "PUT")):
+        for person_id in ("--5", "²", str(2**63), [1]):
+            r = requests.request(method, api.url + path, json={"person_id": person_id}, headers=headers, timeout=30)
+            assert (r.status_code, r.json()["error_code"]) == (400, "FRS.0012"), (path, person_id, r.text)
+        r = requests.request(method, api.url + path, data=DEEP, headers={**headers, "Content-Type": "application/json"}, timeout=30)
+        assert r.status_code == 400 and "deeper" in r.json()["error_msg"]
+        r = requests.request(method, api.url + path, json={"person_id": "-42"}, headers=headers, timeout=30)
+        assert r.json()["error_code"] == "FRS.0035"  # parsed fine; this appliance has no camera
 
 
 # -- image_url -------------------------------------------------------------------------------
@@ -187,3 +180,9 @@ def test_image_url_forms_that_parsers_disagree_on_are_refused(api_factory, url, 
     frs(api, "POST", "/face-sets", json={"face_set_name": "web"})
     body = refused(frs(api, "POST", "/face-sets/web/faces", json={"image_url": url}), 400, "FRS.0012")
     assert reason in body["error_msg"]
+
+
+@pytest.mark.parametrize("limit", ["²", "--5", "0", str(2**64), ""])
+def test_recognitions_limit_goes_through_the_same_parser(api, limit):
+    response = requests.get(f"{api.url}/recognitions", params={"limit": limit}, headers=FRS, timeout=30)
+    refused(response, 400, "FRS.0012")

@@ -104,3 +104,43 @@ def test_stop_before_run_and_run_after_stop(tmp_path, face_store):
     server.run()  # returns at once: the server is closed
     with pytest.raises(OSError):
         http.client.HTTPConnection("127.0.0.1", server.effective_port, timeout=2).request("GET", "/healthz")
+
+
+def _get(port: int, path: str, outcome: list) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path)
+        outcome.append(connection.getresponse().read())
+    except (OSError, http.client.HTTPException) as e:
+        outcome.append(e)
+
+
+def test_stop_lets_the_request_in_hand_answer_and_cuts_one_over_budget(tmp_path):
+    import flask
+
+    app = flask.Flask("slow")
+    app.config["MAX_CONTENT_LENGTH"] = 1024
+    started = threading.Event()
+
+    @app.get("/slow/<float:seconds>")
+    def slow(seconds):
+        started.set()
+        time.sleep(seconds)
+        return "done"
+
+    config = make_config(tmp_path)
+    for seconds, budget, answered in ((0.5, 5.0, True), (3.0, 0.2, False)):
+        started.clear()
+        server = make_server(app, config, host="127.0.0.1", port=0)
+        loop = threading.Thread(target=server.run)
+        loop.start()
+        outcome = []
+
+        client = threading.Thread(target=_get, args=(server.effective_port, f"/slow/{seconds}", outcome))
+        client.start()
+        assert started.wait(5)
+        server.stop(timeout_s=budget)  # returns once the answer went out, or the budget is spent
+        client.join(10)
+        loop.join(5)
+        assert not loop.is_alive()
+        assert (outcome == [b"done"]) == answered, outcome

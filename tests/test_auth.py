@@ -1,6 +1,7 @@
 """FRS token and AK/SK signatures (made by the SDK's own signer), AccuAuth headers."""
 
 import json
+import re
 import time
 
 import pytest
@@ -112,11 +113,16 @@ def test_only_healthz_is_open(api):
     frs_error(requests.get(f"{api.url}/openapi.json"), 400, "FRS.0010")
     assert requests.get(f"{api.url}/openapi.json", headers={"X-Auth-Token": FRS_TOKEN}).status_code == 200
     for rule in api.app.url_map.iter_rules():
-        if rule.endpoint in ("static", "appliance.healthz"):
+        if rule.endpoint in ("static", "appliance.healthz", "web.login"):
             continue
         path = rule.rule.replace("<project_id>", FRS_PROJECT).replace("<face_set_name>", "s")
+        path = re.sub(r"<(?:\w+:)?\w+>", "1", path)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
-            r = requests.request(method, api.url + path)
+            r = requests.request(method, api.url + path, allow_redirects=False)
+            if rule.endpoint.startswith("web."):  # the web page: to its sign-in form, or refused
+                assert r.status_code in (303, 401, 403), (method, path, r.status_code)
+                assert r.status_code != 303 or r.headers["Location"].startswith("/ui/login"), path
+                continue
             assert r.status_code in (400, 401), (method, path, r.status_code)
 
 

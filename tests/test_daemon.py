@@ -161,6 +161,11 @@ def test_ready_watchdog_metrics_and_a_clean_sigterm(mqtt_broker, daemon_factory)
         scraped = {s.name: s.value for family in text_string_to_metric_families(metrics.decode()) for s in family.samples}
         assert scraped["enrolld_mqtt_connected"] == 1 and "enrolld_outbox_depth" in scraped
         assert scraped["process_resident_memory_bytes"] > 0
+        code, health = daemon.request("GET", "/healthz")
+        health = json.loads(health)
+        assert code == 200 and health["status"] == "ok" and health["version"]
+        assert {name: part["ok"] for name, part in health["parts"].items()} == {"vision": True, "store": True, "mqtt": True}
+        assert health["parts"]["mqtt"]["connected"] is True and health["parts"]["mqtt"]["outbox_depth"] == 0
         started = time.monotonic()
         assert daemon.stop() == 0, daemon.log_text()
         assert time.monotonic() - started < 8.0  # device.stop_timeout_s

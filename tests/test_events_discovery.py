@@ -30,7 +30,8 @@ def test_home_assistant_sees_status_face_counts_and_last_enrolled_person(mqtt_br
         staff = configs["homeassistant/sensor/door-1/faces_staff_v2/config"]
         assert staff["state_topic"] == "enrolld/door-1/face_counts"
         assert '"staff.v2"' in staff["value_template"]
-        assert configs["homeassistant/sensor/door-1/last_enrolled/config"]["value_template"] == "{{ value_json.person_id }}"
+        assert configs["homeassistant/sensor/door-1/last_enrolled/config"]["value_template"] == \
+            "{{ value_json.name or value_json.person_id }}"
 
         counts["default"] = 1
         conn.execute("BEGIN")

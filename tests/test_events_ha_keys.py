@@ -96,3 +96,43 @@ def test_configuration_url_names_a_reachable_host():
     assert "0.0.0.0" not in configuration_url("0.0.0.0", 8066)
     assert configuration_url("0.0.0.0", 8066, "https://kiosk.example/") == "https://kiosk.example/"
     assert entity_slug("enrolld_Door-1__lobby_") == "enrolld_door_1_lobby"
+
+
+# home-assistant.io: event.mqtt.markdown, button.mqtt.markdown, text.mqtt.markdown
+ENTITY_KEYS = AVAILABILITY_KEYS | {
+    "default_entity_id", "device", "enabled_by_default", "encoding", "entity_category", "entity_picture", "icon",
+    "json_attributes_template", "json_attributes_topic", "name", "origin", "platform", "qos", "unique_id",
+}
+DOCUMENTED_KEYS.update({
+    "event": ENTITY_KEYS | {"device_class", "event_types", "state_topic", "value_template"},
+    "button": ENTITY_KEYS | {"command_template", "command_topic", "device_class", "payload_press", "retain"},
+    "text": ENTITY_KEYS | {"command_template", "command_topic", "max", "min", "mode", "pattern", "retain",
+                           "state_topic", "value_template"},
+})
+
+
+def test_recognition_and_command_entities_use_only_documented_keys(mqtt_broker, tmp_path):
+    path = tmp_path / "outbox.sqlite3"
+    migrations.apply(sqlite3.connect(path, isolation_level=None))
+    config = MqttConfig(host=mqtt_broker.host, port=mqtt_broker.port, reconnect_min_s=0.1)
+    service = EventService(config, device_id="Door-1.lobby", db_path=str(path), face_counts=lambda: {})
+    service.enable_commands({"enroll": lambda p: {}, "arm": lambda p: {}}, camera=True, recognize=True)
+    ha = Subscriber(mqtt_broker, "homeassistant/#")
+    service.start()
+    try:
+        wanted = {f"homeassistant/{c}/Door-1_lobby/{o}/config" for c, o in (
+            ("event", "face_recognized"), ("event", "face_unknown"), ("sensor", "last_recognized"),
+            ("button", "enroll_now"), ("text", "enroll_name"))}
+        assert ha.wait_for(lambda m: wanted <= {t for t, _, _ in m})
+        configs = {t: json.loads(p) for t, p, _ in ha.messages if t in wanted}
+        for topic, entity in configs.items():
+            component = topic.split("/")[1]
+            assert not set(entity) - DOCUMENTED_KEYS[component], (topic, set(entity) - DOCUMENTED_KEYS[component])
+            assert "object_id" not in entity and VALID_ENTITY_ID.match(entity["default_entity_id"])
+            assert entity["default_entity_id"].startswith(component + ".")
+            assert entity["origin"] == {"name": "enrolld", "sw_version": __version__}
+            assert entity["availability_topic"] == "enrolld/Door-1.lobby/status"
+        assert configs["homeassistant/event/Door-1_lobby/face_unknown/config"]["event_types"] == ["unknown"]
+    finally:
+        service.stop(timeout_s=2)
+        ha.close()

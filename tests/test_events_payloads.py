@@ -38,7 +38,7 @@ def test_face_payload_has_every_documented_key_and_string_ids():
     assert payload["time"] == "2023-11-14T22:13:20.250Z"
     assert set(payload) == {
         "v", "event_id", "type", "time", "timestamp", "device_id", "face_set", "face_id",
-        "person_id", "external_image_id", "box", "quality", "external_fields",
+        "person_id", "external_image_id", "box", "quality", "external_fields", "name",
     }
     full = build_payload(face_event(body), "pi", include_embedding=True, include_thumbnail=True)
     assert full["embedding"] == [0.25] * 128 and full["thumbnail"] == "/9j/AAA="

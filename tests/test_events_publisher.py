@@ -264,3 +264,28 @@ def test_tls_with_a_private_ca(tmp_path, outbox_db):
         trusted.stop(timeout_s=1)
         untrusted.link.close(1)
         broker.stop()
+
+
+def test_a_database_that_refuses_writes_is_retried_not_fatal(mqtt_broker, mqtt_subscriber, outbox_db, caplog):
+    """A full disk refuses even the DELETE of an acknowledged row (WAL frames need space);
+    here a trigger refuses it the same way. The thread keeps going with backoff, and the rows
+    go once writes work again, without a restart and without publishing anything twice."""
+    path, conn = outbox_db
+    conn.execute("CREATE TRIGGER refuse BEFORE DELETE ON outbox BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END")
+    ids = commit_events(conn, 5)
+    service = make_service(mqtt_broker, path)
+    service.start()
+    try:
+        assert mqtt_subscriber.wait_for(lambda m: len(event_ids(mqtt_subscriber)) >= 5)
+        assert _wait(lambda: service.status()["storage_error"] is not None, 5)
+        assert service.healthy and outbox.depth(conn) == 5  # alive, rows kept
+        more = commit_events(conn, 2, start=5)
+        service.wake()
+        assert mqtt_subscriber.wait_for(lambda m: len(event_ids(mqtt_subscriber)) >= 7)
+        conn.execute("DROP TRIGGER refuse")  # space is back
+        assert _wait(lambda: outbox.depth(conn) == 0, 10)
+        assert service.status()["storage_error"] is None and service.healthy
+    finally:
+        service.stop(timeout_s=3)
+    assert event_ids(mqtt_subscriber) == ids + more  # each once, in commit order
+    assert "retrying with backoff" in caplog.text

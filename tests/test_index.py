@@ -57,3 +57,57 @@ def test_duplicate_id_refused():
     index.add(1, np.ones(128) / np.sqrt(128), "m")
     with pytest.raises(ValueError):
         index.add(1, np.ones(128) / np.sqrt(128), "m")
+
+
+def test_compact_scores_then_exact_rerank_give_the_float32_answer():
+    from enrolld.store.index import quantize
+
+    rng = np.random.default_rng(7)
+    vectors = rng.standard_normal((20_000, 128)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    codes, scales = quantize(vectors)
+    assert codes.dtype == np.int8 and np.abs(codes.astype(np.float32) * scales[:, None] - vectors).max() < 0.01
+    index = FaceSetIndex()
+    index.add_many(np.arange(20_000), vectors, ["m"] * 20_000, np.zeros(20_000))
+    assert index.nbytes() < 20_000 * 160  # int8 codes and a scale, not 512 bytes of float32 per face
+    probes = rng.standard_normal((100, 128)).astype(np.float32)
+    probes /= np.linalg.norm(probes, axis=1, keepdims=True)
+    for q in probes:
+        ids, distances = index.search(q, 10)
+        cosines = vectors @ q
+        truth = np.argsort(-cosines, kind="stable")[:10]
+        assert list(ids) == list(truth)
+        np.testing.assert_allclose(distances, np.sqrt(2 - 2 * cosines[truth]), atol=1e-5)
+
+
+def test_searches_do_not_wait_for_each_other():
+    """A search blocked inside its exact re-rank does not hold up another search or a write."""
+    import threading
+
+    rng = np.random.default_rng(3)
+    vectors = list(unit(rng, 51))
+    entered, release = threading.Event(), threading.Event()
+    own = {}
+
+    def exact(ids):
+        if threading.current_thread().name == "slow":
+            entered.set()
+            release.wait(10)
+        found = [int(i) for i in ids if int(i) in own]
+        return np.array(found, np.int64), np.array([own[i] for i in found], np.float32).reshape(-1, 128)
+
+    index = FaceSetIndex(exact=exact)
+    own.update({i: v for i, v in enumerate(vectors)})
+    index.add_many(range(50), vectors[:50], ["m"] * 50, range(50))
+    slow = threading.Thread(target=index.search, args=(vectors[1], 3), name="slow")
+    slow.start()
+    try:
+        assert entered.wait(10)
+        ids, _ = index.search(vectors[2], 1)  # would deadlock here if searches serialised
+        assert list(ids) == [2]
+        own[99] = vectors[50]
+        index.add(99, own[99], "m")
+        assert index.remove([0]) == 1 and 99 in index and 0 not in index
+    finally:
+        release.set()
+        slow.join(10)

@@ -54,7 +54,7 @@ def test_enroll_a_folder_then_export_and_import_into_a_fresh_state(tmp_path, lib
     document = json.loads(export.read_text())
     assert len(document["faces"]) == 5 and set(document["persons"].values()) == set(names)
     assert set(document["faces"][0]) == {"face_id", "person_id", "external_image_id", "external_fields", "box", "quality",
-                                         "created_at", "embedding"}  # no photo
+                                         "created_at", "embedding", "source", "chip"}  # the 150 px chip, no photo
 
     fresh = config_file(tmp_path, "fresh")
     assert main(["import", str(export), "--config", fresh]) == 0

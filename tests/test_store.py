@@ -30,7 +30,7 @@ def events(store):
 
 
 def test_pragmas_wal_full_secure_delete(face_store):
-    conn = face_store.database._writer
+    conn = face_store.database.reader()  # every connection is made by database.connect()
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert conn.execute("PRAGMA secure_delete").fetchone()[0] == 1
@@ -333,3 +333,22 @@ def test_two_writers_of_one_file_never_issue_the_same_id(store_config):
     finally:
         second.close()
         first.close()
+
+
+def test_search_sets_answers_over_several_sets_at_once(face_store):
+    from conftest import analysed_face, random_unit
+
+    face_store.create_face_set("a")
+    face_store.create_face_set("b")
+    face_store.create_face_set("other_model")
+    [a] = face_store.add_faces("a", [analysed_face(seed=1)], "m", person_id=1)
+    [b] = face_store.add_faces("b", [analysed_face(seed=2)], "m", person_id=2)
+    face_store.add_faces("other_model", [analysed_face(seed=3)], "x")
+    probe = random_unit(2) + 0.05 * random_unit(9)
+    [hit] = face_store.search_sets(["a", "b", "gone", "other_model"], probe, "m")
+    assert hit.face.face_id == b.face_id and hit.face.face_set_name == "b"
+    assert hit.similarity == face_store.search("b", probe, "m", top_n=1)[0].similarity
+    [hit] = face_store.search_sets(["a", "b"], probe, "m", exclude=frozenset({b.face_id}))
+    assert hit.face.face_id == a.face_id
+    assert [h.face.face_id for h in face_store.search_sets(["a", "b"], probe, "m", top_n=5)] == [b.face_id, a.face_id]
+    assert face_store.search_sets(["gone"], probe, "m") == []

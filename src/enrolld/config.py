@@ -8,6 +8,7 @@ systemd credentials ($CREDENTIALS_DIRECTORY/<section>.<key>) so they never live 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import typing
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
+from . import config_checks
 from .errors import ConfigError
 
 SECRET_KEYS = frozenset({"token", "secret_key", "api_secret", "password", "metrics_token"})
@@ -62,6 +64,7 @@ class StoreConfig:
     max_face_sets: int = 10
     default_capacity: int = 100_000
     keep_images: bool = False  # the cloud contracts keep features, not photos
+    keep_chips: bool = True  # the aligned 150 px face chip as a small JPEG, for the web page
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,15 @@ class ApiConfig:
     metrics_token: str = ""  # `Authorization: Bearer <this>` reads /metrics and nothing else (Prometheus)
     frs: FrsConfig = field(default_factory=FrsConfig)
     accuauth: AccuAuthConfig = field(default_factory=AccuAuthConfig)
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    enabled: bool = True  # the face library page at / (sign in with the appliance's API credentials)
+    session_idle_s: int = 1800  # a signed-in page expires after this long without a request
+    session_max_s: int = 43200  # and after this long whatever happens
+    max_sessions: int = 32  # the oldest session is signed out beyond this
+    secure_cookie: bool = False  # mark the session cookie Secure even on plain HTTP (behind an HTTPS proxy)
 
 
 @dataclass(frozen=True)
@@ -141,14 +153,47 @@ class CaptureConfig:
 
 
 @dataclass(frozen=True)
+class RecognizeConfig:
+    """Camera recognition: who is in front of the camera, as `face.recognized` / `face.unknown`
+    events. Off by default; needs a capture.source."""
+
+    enabled: bool = False
+    fps: float = 5.0  # frames taken from the camera per second (the motion gate looks at each)
+    camera: str = ""  # names the camera in events; empty: capture.source
+    face_sets: tuple[str, ...] = ()  # searched on every recognized frame; empty: every face set
+    threshold: float = 0.93  # similarity at or above which the best match is that person
+    cooldown_s: float = 30.0  # one event per person (or per unknown face) within this
+    # The motion gate: a frame is analysed only when this fraction of a small grey thumbnail
+    # changed by more than motion_pixel_delta grey levels since the last analysed frame.
+    motion_fraction: float = 0.01
+    motion_pixel_delta: int = 25
+    idle_recheck_s: float = 10.0  # analyse a still scene again after this long anyway (0: never)
+    # The recognition quality gate: looser than [quality], which guards enrollment.
+    min_face_px: int = 40
+    min_sharpness: float = 10.0
+    max_yaw_deg: float = 50.0
+    max_pitch_deg: float = 40.0
+    min_score: float = 0.5
+    max_faces: int = 3  # largest faces searched per frame
+    include_chip: bool = False  # add the aligned face chip (base64 JPEG) to recognition events
+    event_queue: int = 100  # recognition events held while the broker is away; the oldest go first
+    recent_size: int = 50  # recognitions and unknowns kept for assign / reject
+    recent_ttl_s: float = 3600.0  # ... and forgotten after this long
+    assign_face_set: str = ""  # where `assign` enrolls; empty: capture.face_set
+    reject_action: str = "flag"  # flag (the face no longer answers recognition) | remove (deleted)
+
+
+@dataclass(frozen=True)
 class Config:
     device: DeviceConfig = field(default_factory=DeviceConfig)
     vision: VisionConfig = field(default_factory=VisionConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     capture: CaptureConfig = field(default_factory=CaptureConfig)
+    recognize: RecognizeConfig = field(default_factory=RecognizeConfig)
 
     @property
     def store_path(self) -> Path:
@@ -161,12 +206,13 @@ CHOICES = {
     "vision.detector": ("full", "short"),
     "vision.embedder": ("int8", "float16"),
     "capture.source": ("none", "picamera2", "opencv", "folder"),
+    "recognize.reject_action": ("flag", "remove"),
 }
 
 
 def load(path: str | os.PathLike | None = None, *, environ=None) -> Config:
     """Read and validate a TOML file (None: built-in defaults), then apply secrets from
-    the environment and systemd credentials."""
+    the environment and systemd credentials. Every problem is reported at once."""
     data: dict = {}
     if path is not None:
         try:
@@ -178,36 +224,76 @@ def load(path: str | os.PathLike | None = None, *, environ=None) -> Config:
             raise ConfigError(f"{path}: not valid TOML: {e}") from None
     environ = os.environ if environ is None else environ
     _overlay_secrets(data, environ)
-    config = from_dict(data)
-    validate(config)
+    found: list[str] = []
+    config = _build(Config, data, "", found)
+    found += config_checks.problems(config)
+    if found:
+        raise _config_error(found, f"{path}: " if path is not None else "")
     return config
 
 
 def from_dict(data: dict) -> Config:
-    return _build(Config, data, "")
+    """The typed config of a dict (types, choices and unknown keys checked, not ranges)."""
+    found: list[str] = []
+    config = _build(Config, data, "", found)
+    if found:
+        raise _config_error(found)
+    return config
 
 
-def _build(cls, data, prefix: str):
+def _config_error(found: list[str], where: str = "") -> ConfigError:
+    """One line, every problem in it (the CLI's errors are one line on stderr)."""
+    message = found[0] if len(found) == 1 else f"{len(found)} problems: " + "; ".join(found)
+    error = ConfigError(where + message)
+    error.problems = list(found)
+    return error
+
+
+def _build(cls, data, prefix: str, found: list[str]):
+    """The dataclass from a table; a bad or unknown key is added to `found` and its default
+    kept, so one pass names every problem."""
     if not isinstance(data, dict):
-        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a table")
+        found.append(f"{prefix.rstrip('.') or 'config'}: expected a table")
+        return cls()
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
+    names = [f.name for f in dataclasses.fields(cls)]
     for key in data:
         if key not in names:
-            raise ConfigError(f"unknown key: {prefix}{key}")
+            found.append(f"unknown key: {prefix}{key}{_suggestion(key, names, prefix)}")
     values = {}
     for name in names:
         if name in data:
-            values[name] = _coerce(hints[name], data[name], prefix + name)
-    try:
-        return cls(**values)
-    except TypeError as e:  # pragma: no cover - dataclass signature mismatch is a bug
-        raise ConfigError(str(e)) from None
+            try:
+                values[name] = _coerce(hints[name], data[name], prefix + name, found)
+            except ConfigError as e:
+                found.append(str(e))
+    return cls(**values)
 
 
-def _coerce(hint, value, path: str):
+def _suggestion(key: str, names: list[str], prefix: str) -> str:
+    """" (did you mean api.frs.project_id?)": a close name in the same table, else the same
+    name in another table (a key put under the wrong section)."""
+    close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+    if close:
+        return f" (did you mean {prefix}{close[0]}?)"
+    elsewhere = [path for path in _all_keys(Config, "") if path.rsplit(".", 1)[-1] == key]
+    if elsewhere:
+        return f" (did you mean {' or '.join(elsewhere)}?)"
+    return ""
+
+
+def _all_keys(cls, prefix: str):
+    for f in dataclasses.fields(cls):
+        hint = typing.get_type_hints(cls)[f.name]
+        if dataclasses.is_dataclass(hint):
+            yield from _all_keys(hint, prefix + f.name + ".")
+        else:
+            yield prefix + f.name
+
+
+def _coerce(hint, value, path: str, found: list[str]):
     if dataclasses.is_dataclass(hint):
-        return _build(hint, value, path + ".")
+        return _build(hint, value, path + ".", found)
     origin = typing.get_origin(hint)
     if origin is tuple:
         item = typing.get_args(hint)[0]
@@ -279,31 +365,7 @@ def redacted(config: Config) -> dict:
 
 
 def validate(config: Config) -> None:
-    """Checks across keys that a type alone cannot express."""
-    if not 0 <= config.device.node <= 1023:
-        raise ConfigError("device.node: must be between 0 and 1023")
-    if config.vision.threads < 1:
-        raise ConfigError("vision.threads: must be at least 1")
-    if not 1 <= config.api.port <= 65535:
-        raise ConfigError("api.port: must be between 1 and 65535")
-    api = config.api
-    if api.connection_limit < api.threads + 8:
-        raise ConfigError("api.connection_limit: must leave room above api.threads (at least threads + 8)")
-    if min(api.idle_timeout_s, api.header_timeout_s, api.body_timeout_s, api.url_fetch_timeout_s) <= 0:
-        raise ConfigError("api.*_timeout_s: must be positive")
-    if not 8 <= api.max_header_kb <= 1024:
-        raise ConfigError("api.max_header_kb: must be between 8 and 1024")
-    if any(not 1 <= port <= 65535 for port in api.url_fetch_ports):
-        raise ConfigError("api.url_fetch_ports: ports must be between 1 and 65535")
-    if config.mqtt.reconnect_min_s <= 0 or config.mqtt.reconnect_max_s < config.mqtt.reconnect_min_s:
-        raise ConfigError("mqtt.reconnect_min_s: must be > 0 and not above mqtt.reconnect_max_s")
-    if config.mqtt.outbox_limit < 1:
-        raise ConfigError("mqtt.outbox_limit: must be at least 1")
-    if bool(config.mqtt.cert_file) != bool(config.mqtt.key_file):
-        raise ConfigError("mqtt: cert_file and key_file must be set together")
-    if config.capture.burst_s <= 0 or config.capture.burst_max_frames < 1:
-        raise ConfigError("capture.burst_s and capture.burst_max_frames: must be positive")
-    frs = config.api.frs
-    if bool(frs.access_key) != bool(frs.secret_key):
-        raise ConfigError("api.frs: access_key and secret_key must be set together")
-
+    """Raise ConfigError naming every range, topic, file and pairing problem (config_checks)."""
+    found = config_checks.problems(config)
+    if found:
+        raise _config_error(found)

@@ -1,7 +1,7 @@
 """`enrolld serve`: the one module that wires everything, in the direction data flows.
 
 Start-up order: metrics → vision worker → store → events (publisher, MQTT) → capture (camera,
-LED, button) → HTTP → READY=1 and the watchdog. Shutdown (SIGTERM/SIGINT) runs it backwards:
+LED, button, recognition, command topics) → HTTP → READY=1 and the watchdog. Shutdown (SIGTERM/SIGINT) runs it backwards:
 stop taking work (button, listening socket), finish what is in flight (HTTP requests, a
 burst), drain the outbox while the broker takes it, publish `offline`, close the store — all
 within `device.stop_timeout_s`.
@@ -29,7 +29,7 @@ class Daemon:
         self.notifier = notifier or Notifier()
         self.metrics = AppMetrics()
         self._pipeline = pipeline  # tests may hand in a built pipeline
-        self.worker = self.store = self.enrollment = self.events = self.flow = None
+        self.worker = self.store = self.enrollment = self.events = self.flow = self.recognition = None
         self.health = Health()
         self.source = self.led = self.button = self.server = None
         self._http_thread: threading.Thread | None = None
@@ -79,9 +79,9 @@ class Daemon:
         if c.source == "none":
             return
         from .capture.enrollment import EnrollmentFlow
-        from .capture.sources import create_source
+        from .capture.sources import SharedSource, create_source
 
-        self.source = create_source(c)
+        self.source = SharedSource(create_source(c))
         self.source.open()
         if c.led_pin >= 0:
             from .capture.button import StatusLed
@@ -93,13 +93,43 @@ class Daemon:
             from .capture.button import EnrollButton
 
             self.button = EnrollButton(c.button_pin, self.flow.press, debounce_s=c.debounce_s)
+        if self.config.recognize.enabled:
+            self._start_recognition()
+        if self.events is not None:
+            from .events.commands import appliance_handlers
+
+            self.flow.on_armed = self.events.publish_armed
+            self.events.enable_commands(appliance_handlers(flow=self.flow, recognition=self.recognition),
+                                        camera=True, recognize=self.recognition is not None)
+
+    def _start_recognition(self) -> None:
+        from .recognize.service import RecognitionService
+
+        r = self.config.recognize
+        source = self.source
+        if self.config.capture.source == "folder":
+            # Files can be read twice: recognition plays the folder on its own, so a burst
+            # still sees the folder from its first file (capture/folder.py).
+            from .capture.sources import create_source
+
+            source = create_source(self.config.capture)
+            source.open()
+        if self.events is not None:
+            self.events.enable_recognition(capacity=r.event_queue, include_chip=r.include_chip)
+        self.recognition = RecognitionService(
+            self.config, source=source, vision=self.worker, store=self.store, enrollment=self.enrollment,
+            flow=self.flow, metrics=self.metrics, publish=self.events.publish_recognition if self.events else None,
+        )
+        self.health.add("recognition", self.recognition.status)
+        self.recognition.start()
 
     def _start_http(self) -> None:
         from .api.app import ApiServices, create_app
         from .api.server import make_server
 
         services = ApiServices(store=self.store, vision=self.worker, enrollment=self.enrollment,
-                               metrics=self.metrics, health=self.health, camera=self.flow)
+                               metrics=self.metrics, health=self.health, camera=self.flow,
+                               recognition=self.recognition)
         self.app = create_app(self.config, services)
         self.server = make_server(self.app, self.config)
         self._http_thread = threading.Thread(target=self.server.run, name="http", daemon=True)
@@ -156,6 +186,10 @@ class Daemon:
             self.button.close()
         if self.server is not None:
             _stop_http(self.server, self._http_thread, timeout_s=budget * 0.5)
+        if self.recognition is not None:
+            self.recognition.stop(timeout_s=2.0)
+            if self.recognition.loop.source is not self.source:  # the folder source's own reader
+                self.recognition.loop.source.close()
         if self.flow is not None:
             self.flow.stop(timeout_s=max(0.5, deadline - time.monotonic() - budget * 0.4))
         if self.source is not None:

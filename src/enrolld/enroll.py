@@ -21,7 +21,8 @@ import numpy as np
 
 from .config import Config
 from .errors import NoFaceError, QualityError
-from .store.errors import FaceSetExistsError, FaceSetNotFoundError
+from .store.errors import FaceSetExistsError, FaceSetNotFoundError, InvalidArgumentError
+from .vision import exif
 from .vision.types import Analysis, Face
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,21 @@ class Enrollment:
         self.store = store  # enrolld.store.facestore.FaceStore
         self.config = config
         self.metrics = metrics  # enrolld.metrics.AppMetrics, or None
+        self._listeners = []
+
+    def add_listener(self, listener) -> None:
+        """listener(kind, details) after each enrollment ("enrolled", one call per face, with
+        face_set, face_id, person_id, external_image_id, source) and each refusal ("refused",
+        with face_set, reasons, source); e.g. the web page's activity feed. A failing
+        listener is logged and never fails the enrollment."""
+        self._listeners.append(listener)
+
+    def _tell(self, kind: str, details: dict) -> None:
+        for listener in self._listeners:
+            try:
+                listener(kind, details)
+            except Exception:
+                log.exception("an enrollment listener failed")
 
     @property
     def model_id(self) -> str:
@@ -55,7 +71,7 @@ class Enrollment:
         """The largest face in the photo, with its embedding; NoFaceError when there is none."""
         face = self.vision.analyze(data, embed=True, largest_only=True).largest
         if face is None:
-            raise NoFaceError("no face found in the image")
+            raise NoFaceError("no face found in the image" + exif.no_face_note(data))
         return face
 
     # enrolling ---------------------------------------------------------------------------
@@ -78,7 +94,7 @@ class Enrollment:
         analysis = self.vision.analyze(data, embed=True, largest_only=not all_faces)
         if not analysis.faces:
             self.refuse(face_set, ("no_face",), source=source)
-            raise NoFaceError("no face found in the image")
+            raise NoFaceError("no face found in the image" + exif.no_face_note(data))
         accepted = [f for f in analysis.faces if f.quality.passed]
         if not accepted:
             reasons = analysis.faces[0].quality.reasons or ("quality",)
@@ -98,10 +114,14 @@ class Enrollment:
         external_fields: dict | None = None,
         source: str = "button",
         create_set: bool = False,
+        name: str | None = None,
     ):
-        """Enroll a face already analysed (a camera burst's best), embedding it from its chip
-        if it has no embedding yet. With create_set, a missing face set is created first, so
-        a fresh appliance's button works out of the box."""
+        """Enroll a face already analysed (a camera burst's best, a recognition being
+        corrected), embedding it from its chip if it has no embedding yet. With create_set, a
+        missing face set is created first, so a fresh appliance's button works out of the box.
+        With name (the registry's, store/persons.py), the face goes to the person of that name
+        when person_id is None (a new person named so when there is none yet)."""
+        person_id = self.person_for(name, person_id)
         if create_set:
             self._ensure_face_set(face_set)
         if not face.quality.passed:
@@ -109,8 +129,24 @@ class Enrollment:
             raise QualityError(face.quality.reasons)
         face = self.vision.embed_face(face)
         [record] = self._add(face_set, [face], image=image, person_id=person_id, external_image_id=external_image_id,
-                             external_fields=external_fields, fields_from_text=False, source=source)
+                             external_fields=external_fields, fields_from_text=False, source=source, name=name)
+        if name and self.store.person_name(record.person_id) is None:
+            self.store.set_person_name(record.person_id, name)
         return record
+
+    def person_for(self, name: str | None, person_id: int | None = None) -> int | None:
+        """The person a name stands for: person_id when given (InvalidArgumentError when the
+        name already belongs to someone else), else whoever has that name, else None (a new
+        person). Checked before any vision work, so a bad name costs nothing."""
+        if not name:
+            return person_id
+        named = self.store.person_by_name(name)  # InvalidArgumentError for a malformed name
+        if named is None:
+            return person_id
+        if person_id is not None and person_id != named.person_id:
+            raise InvalidArgumentError(f"the name {named.name!r} already belongs to person {named.person_id}",
+                                       field="name")
+        return named.person_id
 
     def refuse(self, face_set: str, reasons, *, source: str, create_set: bool = False) -> None:
         """Record and count that an enrollment into face_set was refused, and why."""
@@ -121,29 +157,38 @@ class Enrollment:
         if self.metrics is not None:
             for reason in reasons:
                 self.metrics.refusals.labels(source=source, reason=reason).inc()
+        self._tell("refused", {"face_set": face_set, "reasons": list(reasons), "source": source})
 
     # the parts ---------------------------------------------------------------------------
 
-    def _add(self, face_set, faces, *, image, source, **fields):
+    def _add(self, face_set, faces, *, image, source, name=None, **fields):
+        person_id = fields.get("person_id")
+        if not name and person_id is not None:
+            name = self.store.person_name(person_id)
+        # The chip is encoded once: kept beside the face (store.keep_chips) and the event's thumbnail.
+        wants_chip = self.config.store.keep_chips or self.config.mqtt.include_thumbnail
+        chips = [chip_jpeg(f.chip) if wants_chip and f.chip is not None else None for f in faces]
         records = self.store.add_faces(
-            face_set, faces, self.model_id, image=image, source=source,
-            event_extras=[self._event_extras(f) for f in faces], **fields,
+            face_set, faces, self.model_id, image=image, source=source, chips=chips,
+            event_extras=[{**self._event_extras(f, c), "name": name} for f, c in zip(faces, chips)], **fields,
         )
         if self.metrics is not None:
             self.metrics.enrollments.labels(source=source).inc(len(records))
+        for record in records:
+            self._tell("enrolled", {"face_set": record.face_set_name, "face_id": record.face_id,
+                                    "person_id": record.person_id, "external_image_id": record.external_image_id,
+                                    "source": source})
         return records
 
-    def _event_extras(self, face: Face) -> dict:
+    def _event_extras(self, face: Face, chip: bytes | None) -> dict:
         """What mqtt.include_embedding / include_thumbnail add to the face.added event,
         built once here: the embedding as base64 float32, the aligned chip as a JPEG."""
         extras = {}
         settings = self.config.mqtt
         if settings.include_embedding:
             extras["embedding"] = base64.b64encode(np.asarray(face.embedding, dtype="<f4").tobytes()).decode()
-        if settings.include_thumbnail and face.chip is not None:
-            jpeg = chip_jpeg(face.chip)
-            if jpeg is not None:
-                extras["thumbnail"] = base64.b64encode(jpeg).decode()
+        if settings.include_thumbnail and chip is not None:
+            extras["thumbnail"] = base64.b64encode(chip).decode()
         return extras
 
     def _ensure_face_set(self, name: str) -> None:

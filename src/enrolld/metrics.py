@@ -51,6 +51,28 @@ class AppMetrics:
         )
         self.broker_connected = Gauge("enrolld_mqtt_connected", "1 while the MQTT broker connection is up.", registry=r)
         self.broker_connects = Counter("enrolld_mqtt_connects_total", "Successful MQTT connections.", registry=r)
+        # camera recognition (enrolld.recognize)
+        self.recognition_frames = Counter(
+            "enrolld_recognition_frames_total",
+            "Camera frames seen by recognition, by outcome (still: held by the motion gate; analysed; busy; ...).",
+            ("outcome",), registry=r,
+        )
+        self.recognitions = Counter(
+            "enrolld_recognitions_total",
+            "Recognition events, by result (recognized, unknown) and person (a name, bounded; see docs/events.md).",
+            ("result", "person"), registry=r,
+        )
+        self.recognition_events_dropped = Counter(
+            "enrolld_recognition_events_dropped_total",
+            "Recognition events dropped, oldest first, because the broker was away and the queue full.", registry=r,
+        )
+        self.recognition_queue_depth = Gauge(
+            "enrolld_recognition_queue_depth", "Recognition events waiting for the broker.", registry=r
+        )
+        self.recognition_corrections = Counter(
+            "enrolld_recognition_corrections_total", "Recognitions corrected, by action (assign, reject).",
+            ("action",), registry=r,
+        )
 
     def render(self) -> str:
         """What `GET /metrics` returns, with the content type `CONTENT_TYPE`."""

@@ -75,7 +75,7 @@ def _name(params: Params) -> str:
     return params.string("name", required=True, max_len=256)
 
 
-def _search(params: Params, *, start_time: float | None):
+def _search(params: Params, *, start_time: float | None, with_create_time: bool = False):
     services = _services()
     name = _name(params)
     services.store.face_set(name)
@@ -85,7 +85,13 @@ def _search(params: Params, *, start_time: float | None):
     largest = services.enrollment.largest_face(data)
     hits = services.store.search(name, largest.embedding, services.enrollment.model_id, top_n=top_n,
                                  threshold=threshold, created_after=start_time)
-    return _ok([{"person_id": h.face.person_id, "face_id": h.face.face_id, "score": h.similarity} for h in hits])
+    found = []
+    for h in hits:
+        hit = {"person_id": h.face.person_id, "face_id": h.face.face_id, "score": h.similarity}
+        if with_create_time:  # v3 hits carry the face's enrollment time (unix seconds)
+            hit["create_time"] = int(h.face.created_at)
+        found.append(hit)
+    return _ok(found)
 
 
 @bp.post("/v2/create")
@@ -118,7 +124,7 @@ def search_face_v2():
 
 @bp.post("/v3/search_face")
 def search_face_v3():
-    return _search(_params(), start_time=None)
+    return _search(_params(), start_time=None, with_create_time=True)
 
 
 # -- extensions: not in AccuAuth's published API ---------------------------------------------

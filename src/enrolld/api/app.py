@@ -19,7 +19,7 @@ from typing import Any
 from flask import Flask, g, request
 
 from ..config import Config
-from . import accuauth, appliance, frs, openapi, persons
+from . import accuauth, appliance, frs, openapi, persons, recognitions, web
 from .errors import handle_any
 
 log = logging.getLogger(__name__)
@@ -36,17 +36,21 @@ class ApiServices:
     metrics: Any = None  # enrolld.metrics.AppMetrics (render(), content_type)
     health: Any = None  # enrolld.health.Health (report())
     camera: Any = None  # enrolld.capture.enrollment.EnrollmentFlow, when a camera is configured
+    recognition: Any = None  # enrolld.recognize.service.RecognitionService, when recognize.enabled
     config: Config | None = None  # filled in by create_app
 
 
 def create_app(config: Config, services: ApiServices) -> Flask:
     """The Flask app with every route of the appliance registered here, and only here."""
-    app = Flask("enrolld.api")
+    app = Flask("enrolld.api", static_folder=None)  # an API: no /static route
     max_body = int(config.api.max_body_mb * 1024 * 1024)
     app.config.update(
         MAX_CONTENT_LENGTH=max_body,
         MAX_FORM_MEMORY_SIZE=max_body,  # AccuAuth's image_base64 arrives as a form field
         JSON_SORT_KEYS=False,
+        # No automatic OPTIONS answers: they are an empty 200 outside both contracts (and no
+        # browser calls this API). OPTIONS is a 405 in the caller's dialect like any method.
+        PROVIDE_AUTOMATIC_OPTIONS=False,
     )
     app.json.sort_keys = False
     app.extensions["enrolld"] = _complete(services, config)
@@ -54,7 +58,9 @@ def create_app(config: Config, services: ApiServices) -> Flask:
     app.register_blueprint(accuauth.bp)
     app.register_blueprint(appliance.bp)
     app.register_blueprint(persons.bp)
+    app.register_blueprint(recognitions.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(web.bp)  # the face library page at / (enrolld.api.web)
     app.register_error_handler(Exception, handle_any)
     _warn_if_locked(config)
 

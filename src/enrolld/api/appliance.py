@@ -3,10 +3,11 @@
     GET    /healthz          open: each part's last known state and the version; 503 when a
                              part the configuration requires is down
     GET    /metrics          Prometheus text format
-    POST   /enrollment       run a camera burst now; JSON body optional: person_id,
+    POST   /enrollment       run a camera burst now; JSON body optional: person_id, name,
                              external_image_id, external_fields. 200 enrolled, 422 refused
                              (with reasons), 429 busy, 409 when no camera is configured.
-    PUT    /enrollment/arm   the next enrollment (button or HTTP) enrolls this person_id
+    PUT    /enrollment/arm   the next enrollment (button or HTTP) enrolls this person_id, or the
+                             person with this name (registry; a new person named so if none)
     DELETE /enrollment/arm
     GET    /enrollment       {"busy", "armed", "last_result"}
 
@@ -60,30 +61,46 @@ def _camera():
     return camera
 
 
-def _target() -> dict:
+def json_object() -> dict:
+    """The request's JSON object body ({} when there is none); FRS.0014 when it is not one."""
     try:
-        body = request_json(request) if request.get_data(cache=True) else {}
+        return request_json(request) if request.get_data(cache=True) else {}
     except JsonError as e:
         raise FrsError(400, "FRS.0014", f"the request body must be a JSON object: {e}") from None
+
+
+def person_id_of(body: dict) -> int | None:
+    """body["person_id"] as an int64 (a decimal string too: ids travel as strings)."""
     person_id = body.get("person_id")
     if person_id is not None:
         person_id = int64_or_none(person_id)
         if person_id is None:
             raise FrsError(400, "FRS.0012", "person_id must be a 64-bit integer")
+    return person_id
+
+
+def optional_string(body: dict, key: str) -> str | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, str):
+        raise FrsError(400, "FRS.0012", f"{key} must be a string")
+    return value
+
+
+def _target() -> dict:
+    body = json_object()
     fields = body.get("external_fields")
     if fields is not None and not isinstance(fields, dict):
         raise FrsError(400, "FRS.0012", "external_fields must be an object")
-    external_image_id = body.get("external_image_id")
-    if external_image_id is not None and not isinstance(external_image_id, str):
-        raise FrsError(400, "FRS.0012", "external_image_id must be a string")
-    return {"person_id": person_id, "external_image_id": external_image_id, "external_fields": fields}
+    return {"person_id": person_id_of(body), "external_image_id": optional_string(body, "external_image_id"),
+            "external_fields": fields, "name": optional_string(body, "name")}
 
 
 @bp.post("/enrollment")
 def enroll_now():
+    target = _target()
     camera = _camera()
     try:
-        result = camera.run(source="http", **_target())
+        result = camera.run(source="http", **target)
     except BusyError as e:
         response = FrsError(429, "FRS.0033", str(e)).response()
         response.headers["Retry-After"] = "2"
@@ -93,7 +110,8 @@ def enroll_now():
 
 @bp.put("/enrollment/arm")
 def arm():
-    return jsonify({"armed": _camera().arm(**_target())})
+    target = _target()
+    return jsonify({"armed": _camera().arm(**target)})
 
 
 @bp.delete("/enrollment/arm")

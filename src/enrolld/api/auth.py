@@ -55,12 +55,11 @@ def check_frs(request: Request, project_id: str, settings: FrsConfig, *, now: fl
         raise FrsError(400, "FRS.0010", "X-Auth-Token or Authorization (SDK-HMAC-SHA256) header missing")
     if authorization is not None:
         _check_signature(request, authorization, settings, time.time() if now is None else now)
-        header_project = request.headers.get("X-Project-Id")
-        if header_project is not None and not _same(header_project, project_id):
-            raise FrsError(403, "FRS.0028", "X-Project-Id does not match the project id in the path")
-    else:
-        if not settings.token or not _same(token, settings.token):
-            raise _refused("the authentication token is abnormal")
+    elif not settings.token or not _same(token, settings.token):
+        raise _refused("the authentication token is abnormal")
+    header_project = request.headers.get("X-Project-Id")  # with a token as with AK/SK
+    if header_project is not None and not _same(header_project, project_id):
+        raise FrsError(403, "FRS.0028", "X-Project-Id does not match the project id in the path")
     if not _same(project_id, settings.project_id):
         raise FrsError(403, "FRS.0028", "the project id does not match this appliance's project")
 

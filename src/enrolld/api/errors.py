@@ -23,6 +23,7 @@ from ..store.errors import (
     InvalidArgumentError,
     ModelMismatchError,
     PersonNotFoundError,
+    StorageFullError,
     UnknownFieldError,
     UnsupportedSortError,
 )
@@ -94,6 +95,7 @@ _FRS_STORE_CODES = (
     (InvalidArgumentError, 400, "FRS.0012"),
     (ModelMismatchError, 409, "FRS.0309"),
     (BusyError, 429, "FRS.0033"),
+    (StorageFullError, 507, "FRS.0507"),  # the appliance's own code: HTTP 507 Insufficient Storage
 )
 
 
@@ -136,12 +138,14 @@ def accuauth_error_for(exc: Exception) -> AccuAuthError | None:
         return invalid(str(exc))
     if isinstance(exc, ImageError):
         return invalid(f"invalid image ({exc.reason}): {exc}")
-    if isinstance(exc, NoFaceError):
-        return invalid("no face detected")
+    if isinstance(exc, NoFaceError):  # the message may name a cause (an EXIF turn)
+        return invalid("no face detected" + str(exc).removeprefix("no face found in the image"))
     if isinstance(exc, QualityError):
         return invalid(f"face refused by the quality gate: {', '.join(exc.reasons)}")
     if isinstance(exc, BusyError):
         return AccuAuthError(403, "RATE_LIMIT_EXCEEDED", str(exc))
+    if isinstance(exc, StorageFullError):  # AccuAuth has no storage status: its server-side one
+        return AccuAuthError(500, "INTERNAL_ERROR", str(exc))
     if isinstance(exc, RequestEntityTooLarge):
         return invalid("request body too large")
     if isinstance(exc, (NotFound, MethodNotAllowed)):

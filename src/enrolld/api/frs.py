@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from ..errors import NoFaceError
+from ..errors import ImageError, NoFaceError
 from ..store.errors import FaceNotFoundError, InvalidArgumentError, ModelMismatchError
+from ..vision import exif
 from ..vision.similarity import similarity
 from . import images
 from .auth import check_frs
@@ -52,7 +53,20 @@ def _params() -> Params:
 
 
 def _image(params: Params, prefix: str = "image", *, required: bool = True) -> bytes | None:
-    """image_base64, image_file or image_url (or image1_..., image2_... for compare)."""
+    """image_base64, image_file or image_url (or image1_..., image2_... for compare), within
+    FRS's limits: 8 MB, and under 4096 px a side (checked from the header)."""
+    data = _image_bytes(params, prefix)
+    if data is None:
+        if required:
+            raise _missing(f"{prefix}_base64, {prefix}_file or {prefix}_url")
+        return None
+    if len(data) > images.FRS_BASE64_MAX:  # a file part is read one byte past the limit to tell
+        raise ImageError("too_large", "the image is over 8 MB")
+    images.check_frs_image(data)
+    return data
+
+
+def _image_bytes(params: Params, prefix: str) -> bytes | None:
     if params.from_text and f"{prefix}_file" in params:
         upload = params.raw(f"{prefix}_file")
         if not hasattr(upload, "read"):
@@ -70,8 +84,6 @@ def _image(params: Params, prefix: str = "image", *, required: bool = True) -> b
                                     allowed_ports=settings.url_fetch_ports, timeout_s=settings.url_fetch_timeout_s)
         except images.UrlRefusedError as e:
             raise FrsError(400, "FRS.0012", str(e)) from None
-    if required:
-        raise _missing(f"{prefix}_base64, {prefix}_file or {prefix}_url")
     return None
 
 
@@ -114,6 +126,17 @@ def _count(face_set_name: str, number: int):
 
 # -- face sets -------------------------------------------------------------------------------
 
+def _capacity(params: Params) -> int | None:
+    """An integer, or its decimal text as in Huawei's own example body ("100000")."""
+    value = params.raw("face_set_capacity")
+    if isinstance(value, str):
+        value = int64_or_none(value)
+        if value is None:
+            raise _wrong("face_set_capacity", "face_set_capacity must be an integer")
+        return value
+    return params.integer("face_set_capacity")
+
+
 @bp.post("/face-sets")
 def create_face_set():
     params = _params()
@@ -121,7 +144,7 @@ def create_face_set():
         raise FrsError(400, "FRS.0014", "the request body must be JSON")
     face_set = _services().store.create_face_set(
         params.string("face_set_name", required=True, max_len=256),
-        capacity=params.integer("face_set_capacity"),
+        capacity=_capacity(params),
         external_fields=params.structured("external_fields", dict),
     )
     return jsonify({"face_set_info": _set_info(face_set)})
@@ -234,6 +257,8 @@ def search(face_set_name):
     sort = params.structured("sort", (list, dict))
     return_fields = params.structured("return_fields", list)
     if return_fields is not None:
+        if not all(isinstance(f, str) for f in return_fields):
+            raise FrsError(400, "FRS.0012", "return_fields must be a list of field names")
         unknown = [f for f in return_fields if f not in face_set.external_fields]
         if unknown:
             raise FrsError(400, "FRS.0402", f"return_fields: field {unknown[0]!r} does not exist")
@@ -285,5 +310,5 @@ def detect():
     del attributes
     analysis = _services().enrollment.analyze(data)
     if not analysis.faces:
-        raise NoFaceError("no face found in the image")
+        raise NoFaceError("no face found in the image" + exif.no_face_note(data))
     return jsonify({"faces": [{"bounding_box": _box(f.box)} for f in analysis.faces]})

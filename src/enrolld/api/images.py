@@ -85,11 +85,11 @@ def _checked_url(url, allowed_hosts, allowed_ports) -> tuple[str, int, str, bool
         raise UrlRefusedError("image_url must be a URL of at most 2048 characters")
     if _UNSAFE_URL.search(url):
         raise UrlRefusedError("image_url must not contain backslashes, '@', spaces or control characters")
-    parts = urlsplit(url)
     try:
+        parts = urlsplit(url)
         port = parts.port
-    except ValueError:
-        raise UrlRefusedError("image_url has an invalid port") from None
+    except ValueError:  # "Invalid IPv6 URL", a port out of range or not a number
+        raise UrlRefusedError("image_url is not a valid URL (or has an invalid port)") from None
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.hostname not in allowed_hosts:
         raise UrlRefusedError(f"image_url host {parts.hostname!r} is not in api.url_fetch_hosts")
     port = port or (443 if parts.scheme == "https" else 80)
@@ -106,6 +106,15 @@ def _shut(connection) -> None:
             sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+
+
+FRS_MAX_SIDE = 4095  # FRS: each side under 4096 px
+
+
+def check_frs_image(data: bytes) -> None:
+    """FRS's rule from the header alone: under 4096 px a side (the pipeline's own format and
+    pixel checks follow when it decodes)."""
+    decode.check_header(data, max_side=FRS_MAX_SIDE)
 
 
 def check_accuauth_image(data: bytes) -> None:

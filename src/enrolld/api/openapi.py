@@ -125,6 +125,7 @@ def _paths() -> dict:
         for op in paths[path].values():
             op["parameters"].append(name_param)
     hit = _obj({"person_id": {"type": "integer", "format": "int64"}, "face_id": {"type": "integer", "format": "int64"}, "score": {"type": "number"}})
+    hit_v3 = _obj({**hit["properties"], "create_time": {"type": "integer"}})
     search_fields = {**_ACCU_IMAGE, "threshold": {"type": "number", "default": 0.8}, "topN": {"type": "integer", "default": 1, "maximum": 10}}
     paths.update({
         "/faceset/v2/create": {"post": _accu("Create a face set", {"name": {"type": "string"}, "desc": {"type": "string"}}, None)},
@@ -132,7 +133,7 @@ def _paths() -> dict:
                                                _obj({"face_id": {"type": "integer"}, "person_id": {"type": "integer"}, "create_time": {"type": "integer"}}))},
         "/faceset/v2/search_face": {"post": _accu("Search (faces enrolled since start_time, default 6 months ago)",
                                                   {**search_fields, "start_time": {"type": "integer"}}, {"type": "array", "items": hit})},
-        "/faceset/v3/search_face": {"post": _accu("Search all faces", search_fields, {"type": "array", "items": hit})},
+        "/faceset/v3/search_face": {"post": _accu("Search all faces", search_fields, {"type": "array", "items": hit_v3})},
         "/faceset/v2/list": {"post": _accu("List face sets", {}, {"type": "array", "items": _obj({
             "name": {"type": "string"}, "desc": {"type": "string"}, "face_count": {"type": "integer"},
             "capacity": {"type": "integer"}, "create_time": {"type": "integer"}})}, extension=True, required=())},
@@ -161,6 +162,14 @@ def _paths() -> dict:
             "put": _appliance("Name or rename a person: {\"name\": ...}", "person"),
             "delete": _appliance("Forget the name; ?faces=all deletes every face of theirs too", "forgotten"),
         },
+        # The correction loop of camera recognition (src/enrolld/api/recognitions.py).
+        "/recognitions": {"get": _appliance("Recent recognitions and unknowns, newest first (?limit=N)", "recognitions")},
+        "/recognitions/{event_id}": {"get": _appliance("One recent recognition", "the recognition (404 unknown)")},
+        "/recognitions/{event_id}/chip": {"get": _appliance("Its aligned 150 px face chip", "image/jpeg")},
+        "/recognitions/{event_id}/assign": {"post": _appliance(
+            "Enroll that face as a person: JSON person_id (default a new person), name, face_set", "assigned")},
+        "/recognitions/{event_id}/reject": {"post": _appliance(
+            "The matched face stops answering for its person (flagged or removed)", "rejected (409: no match)")},
     })
     return paths
 

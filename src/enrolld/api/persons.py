@@ -16,7 +16,7 @@ from flask import Blueprint, current_app, jsonify, request
 from ..store.errors import PersonNotFoundError
 from .auth import check_either_dialect
 from .errors import FrsError
-from .params import Params, int64_or_none
+from .params import JsonError, Params, int64_or_none, request_json
 
 bp = Blueprint("persons", __name__, url_prefix="/persons")
 MAX_PAGE = 1000
@@ -71,9 +71,10 @@ def get_person(person_id):
 
 @bp.put("/<person_id>")
 def name_person(person_id):
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise FrsError(400, "FRS.0014", "the request body must be a JSON object")
+    try:
+        body = request_json(request)
+    except JsonError as e:
+        raise FrsError(400, "FRS.0014", f"the request body must be a JSON object: {e}") from None
     if "name" not in body:
         raise _missing("name")
     _store().set_person_name(_person_id(person_id), body["name"])

@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 # body slightly over it (multipart framing); beyond that Waitress answers, in the same shape.
 WAITRESS_BODY_SLACK = 1024 * 1024
 LOOP_TIMEOUT_S = 0.5  # how long one poll() waits; stop() wakes it at once anyway
+DRAIN_POLL_S = 0.005
+STOP_GRACE_S = 1.0  # after the budget: for workers to finish the request in hand and answer
 DESCRIPTORS_BESIDES_CONNECTIONS = 256  # the store, models, MQTT, logs, the trigger
 
 
@@ -165,26 +167,38 @@ class HttpServer:
             return
         self._server.pull_trigger()  # wake poll(); a no-op once the loop closed the trigger
         if threading.current_thread() is not self._loop_thread:
-            self._closed.wait(timeout_s + 2.0)
+            self._closed.wait(timeout_s + STOP_GRACE_S + 2.0)
 
     # on the loop thread only ------------------------------------------------------------
 
     def _drain(self) -> None:
+        """Stop accepting, then keep polling (so answers written by workers go out) while
+        requests are received, served or answered, within the stop's budget."""
+        dispatcher = self._server.task_dispatcher
         deadline = time.monotonic() + self._drain_s
         wasyncore.dispatcher.close(self._server)  # the listener: no new connections
-        while time.monotonic() < deadline and self._map:
-            busy = [c for c in self._server.active_channels.values() if c.requests or c.total_outbufs_len]
-            if not busy:
-                break
-            wasyncore.loop(timeout=0.05, map=self._map, use_poll=True, count=1)
+        # Short polls: a worker going idle or exiting wakes no descriptor.
+        while time.monotonic() < deadline and self._map and (self._busy() or dispatcher.active_count):
+            wasyncore.loop(timeout=DRAIN_POLL_S, map=self._map, use_poll=True, count=1)
+        dispatcher.set_thread_count(0)  # idle workers exit; busy ones after their request
+        while time.monotonic() < deadline + STOP_GRACE_S and self._map and dispatcher.threads:
+            wasyncore.loop(timeout=DRAIN_POLL_S, map=self._map, use_poll=True, count=1)
+
+    def _busy(self) -> list:
+        """Connections with a request being received, being served, or an answer not yet
+        sent; idle keep-alive connections are not waited for."""
+        return [c for c in self._server.active_channels.values() if c.request is not None or c.requests or c.total_outbufs_len]
 
     def _close_everything(self) -> None:
         server = self._server
         try:
-            # Workers still in the app after the drain keep running (daemon threads) but find
-            # their connection closed: their writes raise ClientDisconnected, their trigger
-            # pulls do nothing.
-            server.task_dispatcher.shutdown(cancel_pending=True, timeout=0.5 if self._drain_s else 0)
+            unfinished = self._busy()
+            if unfinished:
+                log.warning("HTTP stop: %d request(s) unfinished after %.1f s; their connections are closed",
+                            len(unfinished), self._drain_s)
+            # Workers still in the app keep running (daemon threads) but find their connection
+            # closed: their writes raise ClientDisconnected, their trigger pulls do nothing.
+            server.task_dispatcher.shutdown(cancel_pending=True, timeout=0)
             for channel in list(self._map.values()):
                 if channel is server.trigger:
                     continue

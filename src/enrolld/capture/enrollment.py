@@ -37,6 +37,7 @@ class EnrollmentResult:
     face_id: int | None = None
     person_id: int | None = None
     external_image_id: str | None = None
+    name: str | None = None
     quality: dict | None = None
     frame: str = ""
     duration_s: float = 0.0
@@ -53,6 +54,7 @@ class EnrollmentResult:
             "face_id": None if self.face_id is None else str(self.face_id),
             "person_id": None if self.person_id is None else str(self.person_id),
             "external_image_id": self.external_image_id,
+            "name": self.name,
             "quality": self.quality,
             "frame": self.frame,
             "duration_s": round(self.duration_s, 3),
@@ -79,19 +81,32 @@ class EnrollmentFlow:
         self._running = threading.Lock()
         self._armed: dict | None = None
         self._armed_until = 0.0
+        self.on_armed = None  # callable(armed dict | None): the daemon tells MQTT (<base>/armed)
         self._thread: threading.Thread | None = None
         self._accepting = True
 
     # arming (HTTP) ---------------------------------------------------------------------
 
-    def arm(self, *, person_id: int | None = None, external_image_id: str | None = None, external_fields=None) -> dict:
+    def arm(self, *, person_id: int | None = None, external_image_id: str | None = None, external_fields=None,
+            name: str | None = None) -> dict:
         """The next enrollment (button or HTTP) enrolls this person; once, within ARM_TTL_S."""
-        self._armed = {"person_id": person_id, "external_image_id": external_image_id, "external_fields": external_fields}
+        person_id = self.enrollment.person_for(name, person_id)  # a bad name is refused now, not at the press
+        self._armed = {"person_id": person_id, "external_image_id": external_image_id, "external_fields": external_fields,
+                       "name": name}
         self._armed_until = time.monotonic() + ARM_TTL_S
+        self._armed_changed()
         return self.armed() or {}
 
     def disarm(self) -> None:
         self._armed = None
+        self._armed_changed()
+
+    def _armed_changed(self) -> None:
+        if self.on_armed is not None:
+            try:
+                self.on_armed(self.armed())
+            except Exception:  # telling Home Assistant must never break an enrollment
+                log.exception("on_armed callback failed")
 
     def armed(self) -> dict | None:
         if self._armed is not None and time.monotonic() > self._armed_until:
@@ -129,7 +144,7 @@ class EnrollmentFlow:
             log.exception("enrollment from the button failed")
 
     def run(self, *, source: str = "http", person_id: int | None = None, external_image_id=None,
-            external_fields=None) -> EnrollmentResult:
+            external_fields=None, name: str | None = None) -> EnrollmentResult:
         if not self._accepting:
             raise BusyError("the appliance is shutting down")
         if not self._running.acquire(blocking=False):
@@ -138,11 +153,13 @@ class EnrollmentFlow:
         try:
             if self.led:
                 self.led.busy()
-            target = self._take_armed() if person_id is None and external_image_id is None else {}
+            asked = person_id is not None or external_image_id is not None or name
+            target = {} if asked else self._take_armed()
             target = {
                 "person_id": person_id if person_id is not None else target.get("person_id"),
                 "external_image_id": external_image_id or target.get("external_image_id"),
                 "external_fields": external_fields or target.get("external_fields"),
+                "name": name or target.get("name"),
             }
             result = self._enroll(source, target, started)
         except Exception:
@@ -159,7 +176,10 @@ class EnrollmentFlow:
 
     def _take_armed(self) -> dict:
         armed = self.armed() or {}
-        self._armed = None
+        if self._armed is not None:
+            self._armed = None
+            self._armed_changed()
+        armed.pop("expires_in_s", None)
         return armed
 
     def _enroll(self, source: str, target: dict, started: float) -> EnrollmentResult:
@@ -178,7 +198,7 @@ class EnrollmentFlow:
         return self._result(
             "enrolled", source, face_set, frames, started,
             face_id=record.face_id, person_id=record.person_id, external_image_id=record.external_image_id,
-            quality=face.quality.as_dict(), frame=frame.name,
+            name=self.enrollment.store.person_name(record.person_id), quality=face.quality.as_dict(), frame=frame.name,
         )
 
     def _burst(self) -> tuple[tuple[Frame, Face] | None, int, tuple[str, ...]]:

@@ -47,5 +47,16 @@ class FolderSource:
         except OSError as e:
             raise CaptureError(f"cannot read {path}: {e}") from None
 
+    def preview(self) -> Frame | None:
+        """The file the next read would return, without moving on: a preview (the web page's)
+        must not eat the frames a burst is about to play."""
+        if not self._files:
+            return None
+        path = self._files[self._next % len(self._files)]
+        try:
+            return Frame(data=path.read_bytes(), name=path.name)
+        except OSError as e:
+            raise CaptureError(f"cannot read {path}: {e}") from None
+
     def close(self) -> None:
         self._files = []

@@ -8,6 +8,7 @@ install, not an ImportError at start-up.
 from __future__ import annotations
 
 import importlib
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -55,6 +56,28 @@ class FrameSource(Protocol):
 
     def close(self) -> None:
         """Release the device; safe to call twice."""
+
+
+class SharedSource:
+    """One camera for two readers, the enrollment burst and camera recognition: a read at a
+    time (an OpenCV capture is not safe to read from two threads at once)."""
+
+    def __init__(self, source: FrameSource):
+        self.source = source
+        self.name = source.name
+        self._lock = threading.Lock()
+        if hasattr(source, "preview"):  # a frame shown without consuming it (the folder source)
+            self.preview = source.preview
+
+    def open(self) -> None:
+        self.source.open()
+
+    def read(self, timeout_s: float = 1.0) -> Frame | None:
+        with self._lock:
+            return self.source.read(timeout_s)
+
+    def close(self) -> None:
+        self.source.close()
 
 
 # source name -> "module:Class". Modules are imported when chosen, never before.

@@ -162,64 +162,52 @@ class StatePublisher:
     def _publish_config(self, component: str, object_name: str, config: dict) -> None:
         self.link.publish(self._config_topic(component, object_name), json.dumps(config), retain=True)
 
+    def _announce(self, component: str, object_name: str, name: str, **fields) -> None:
+        """Publish (retained) the discovery config of one entity."""
+        self._publish_config(component, object_name, self._entity(component, object_name, name, **fields))
+
     def _announce_device(self) -> None:
-        self._publish_config(
+        self._announce(
             "binary_sensor",
             "status",
-            self._entity(
-                "binary_sensor",
-                "status",
-                "Status",
-                state_topic=self.topics.status,
-                payload_on="online",
-                payload_off="offline",
-                device_class="connectivity",
-                entity_category="diagnostic",
-            ),
+            "Status",
+            state_topic=self.topics.status,
+            payload_on="online",
+            payload_off="offline",
+            device_class="connectivity",
+            entity_category="diagnostic",
         )
-        self._publish_config(
+        self._announce(
             "sensor",
             "last_enrolled",
-            self._entity(
-                "sensor",
-                "last_enrolled",
-                "Last enrolled person",
-                state_topic=self.topics.last_enrolled,
-                value_template="{{ value_json.person_id }}",
-                json_attributes_topic=self.topics.last_enrolled,
-                icon="mdi:account-plus",
-            ),
+            "Last enrolled person",
+            state_topic=self.topics.last_enrolled,
+            value_template="{{ value_json.name or value_json.person_id }}",  # the registry name when known
+            json_attributes_topic=self.topics.last_enrolled,
+            icon="mdi:account-plus",
         )
-        self._publish_config(
+        self._announce(
             "sensor",
             "outbox_depth",
-            self._entity(
-                "sensor",
-                "outbox_depth",
-                "Outbox depth",
-                state_topic=self.topics.outbox,
-                value_template="{{ value_json.depth }}",
-                json_attributes_topic=self.topics.outbox,
-                unit_of_measurement="events",
-                state_class="measurement",
-                entity_category="diagnostic",
-                icon="mdi:tray-full",
-            ),
+            "Outbox depth",
+            state_topic=self.topics.outbox,
+            value_template="{{ value_json.depth }}",
+            json_attributes_topic=self.topics.outbox,
+            unit_of_measurement="events",
+            state_class="measurement",
+            entity_category="diagnostic",
+            icon="mdi:tray-full",
         )
 
     def _announce_face_set(self, name: str) -> None:
         oid = f"faces_{object_id(name)}"
-        self._publish_config(
+        self._announce(
             "sensor",
             oid,
-            self._entity(
-                "sensor",
-                oid,
-                f"Faces in {name}",
-                state_topic=self.topics.face_counts,
-                value_template="{{ value_json[%s] | default(0) }}" % json.dumps(name),
-                unit_of_measurement="faces",
-                state_class="measurement",
-                icon="mdi:face-recognition",
-            ),
+            f"Faces in {name}",
+            state_topic=self.topics.face_counts,
+            value_template="{{ value_json[%s] | default(0) }}" % json.dumps(name),
+            unit_of_measurement="faces",
+            state_class="measurement",
+            icon="mdi:face-recognition",
         )

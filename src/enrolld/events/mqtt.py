@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 import ssl
+import sys
 import threading
 from typing import Callable
 
 import paho.mqtt.client as mqtt
 
 from ..config import MqttConfig
+from .connect_log import ConnectFailureLog
 from .payloads import Topics
 
 log = logging.getLogger(__name__)
@@ -63,7 +65,9 @@ class MqttLink:
         # The broker publishes this for us if we vanish without a DISCONNECT (power cut, kill -9).
         self.client.will_set(self.topics.status, OFFLINE, qos=1, retain=True)
         self.client.reconnect_delay_set(min_delay=config.reconnect_min_s, max_delay=config.reconnect_max_s)
+        self.failures = ConnectFailureLog(f"{config.host}:{config.port}")
         self.client.on_connect = self._on_connect
+        self.client.on_connect_fail = self._on_connect_fail
         self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish
 
@@ -81,6 +85,11 @@ class MqttLink:
         )
         self.client.connect_async(self.config.host, self.config.port, keepalive=self.config.keepalive_s)
         self.client.loop_start()
+
+    @property
+    def last_error(self) -> str | None:
+        """Why the latest connection attempt failed, while not connected."""
+        return None if self.connected.is_set() else self.failures.last_error
 
     def wait_connected(self, timeout: float | None = None) -> bool:
         return self.connected.wait(timeout)
@@ -112,8 +121,9 @@ class MqttLink:
         if reason_code.is_failure:
             # A refused connection is not a connection (bad credentials, not authorised):
             # say why and let paho retry with backoff.
-            log.error("MQTT: broker refused the connection: %s", reason_code)
+            self.failures.failed(f"the broker refused the connection: {reason_code}", level=logging.ERROR)
             return
+        self.failures.connected()
         log.info("MQTT: connected to %s:%s", self.config.host, self.config.port)
         client.publish(self.topics.status, ONLINE, qos=1, retain=True)
         self.connected.set()
@@ -124,6 +134,12 @@ class MqttLink:
                 callback()
             except Exception:  # a failing discovery refresh must not kill paho's thread
                 log.exception("MQTT: on_connected callback failed")
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        # paho calls this from inside its `except OSError` around the connect, so the exception
+        # being handled is the reason: refused, unresolvable host, TLS handshake, timeout.
+        error = sys.exc_info()[1]
+        self.failures.failed(_describe(error) if error else "the connection attempt failed")
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         was_connected = self.connected.is_set()
@@ -139,3 +155,10 @@ class MqttLink:
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         if self.on_published:
             self.on_published(mid)
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, ssl.SSLError):
+        return f"TLS: {error.reason or error}"
+    text = getattr(error, "strerror", None) or str(error) or type(error).__name__
+    return text if text[:1].isupper() else text[:1].upper() + text[1:]

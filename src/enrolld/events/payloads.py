@@ -52,6 +52,23 @@ class Topics:
     def events_filter(self) -> str:
         return f"{self.base}/events/#"
 
+    @property
+    def last_recognized(self) -> str:  # retained payload of the last face.recognized event
+        return f"{self.base}/last_recognized"
+
+    @property
+    def armed(self) -> str:  # retained {"person_id", "name"} the next enrollment goes to, or {}
+        return f"{self.base}/armed"
+
+    def recognition(self, kind: str) -> str:  # face.recognized / face.unknown (transient)
+        return f"{self.base}/events/face.{kind}"
+
+    def match(self, person: str) -> str:  # Double Take's matches/<name>: one topic per person
+        return f"{self.base}/matches/{person}"
+
+    def command(self, name: str) -> str:  # what Home Assistant (or anyone) asks of the appliance
+        return f"{self.base}/commands/{name}"
+
     def event(self, event_type: str) -> str:
         if event_type not in EVENT_TYPES:
             raise ValueError(f"unknown event type {event_type!r}")
@@ -102,6 +119,8 @@ def build_payload(
         payload["quality"] = body.get("quality")
     if event.type in ("face.added", "face.updated"):
         payload["external_fields"] = body.get("external_fields") or {}
+    if event.type == "face.added":  # the person's registry name when known at enrollment
+        payload["name"] = body.get("name")
     if event.type == "enrollment.refused":
         payload["reasons"] = list(body.get("reasons") or ())
     if "source" in body:  # "http", "button": who started the enrollment

@@ -8,6 +8,9 @@ the broker has acknowledged it.
   messages in paho's memory while the rest wait, durable, in SQLite.
 - A row whose PUBACK was lost (kill -9, power cut, crash) is sent again after the restart with
   the same event_id: delivery is at least once, subscribers deduplicate on event_id.
+- SQLite errors (a full disk refuses even a DELETE in WAL mode, a locked file) never end the
+  thread: it reopens its connection and retries with backoff, keeping the acknowledgements it
+  could not yet write, and `storage_error` says why until a write succeeds again.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ log = logging.getLogger(__name__)
 FILLING_RATIO = 0.8
 DEPTH_CHECK_S = 1.0  # how often the outbox's depth is counted (COUNT(*) is not free on a Pi)
 FILLING_LOG_EVERY_S = 60.0
+RETRY_MIN_S, RETRY_MAX_S = 0.1, 5.0
 
 
 class OutboxPublisher:
@@ -68,6 +72,11 @@ class OutboxPublisher:
         self._drain_deadline: float | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        self.storage_error: str | None = None  # the last SQLite error while it persists
+        self._acked_not_deleted: list[Event] = []  # acknowledged; their DELETE failed, to retry
+        self._after_seq = 0  # the last row handed to paho: survives reconnecting to SQLite
+        self._retry_at = 0.0
+        self._retry_delay = RETRY_MIN_S
         self._last_filling_log = 0.0
         link.on_published = self._on_puback
 
@@ -108,6 +117,7 @@ class OutboxPublisher:
             "inflight": len(self._inflight),
             "published": self.published,
             "connected": self.link.connected.is_set(),
+            "storage_error": self.storage_error,
         }
 
     # the thread ------------------------------------------------------------------------
@@ -118,17 +128,25 @@ class OutboxPublisher:
 
     def _run(self) -> None:
         try:
-            conn = database.connect(self.db_path)  # the store's settings: a delete that returned is on disk
-            try:
-                self._loop(conn)
-            finally:
-                conn.close()
+            while True:
+                try:
+                    conn = database.connect(self.db_path)  # the store's settings: a delete that returned is on disk
+                    try:
+                        self._loop(conn)
+                        return
+                    finally:
+                        conn.close()
+                except sqlite3.Error as e:  # reading failed too: reopen after a pause
+                    self._note_storage_error(e)
+                    if self._stop.is_set() and time.monotonic() >= (self._drain_deadline or 0):
+                        return  # stopping: what is left stays in the outbox
+                    self._stop.wait(self._retry_at - time.monotonic())
         except BaseException as e:  # noqa: BLE001 - recorded for health, then logged
             self._error = e
             log.exception("outbox publisher stopped on an error")
 
     def _loop(self, conn: sqlite3.Connection) -> None:
-        after_seq = 0
+        after_seq = self._after_seq
         last_depth_check = 0.0
         while True:
             self._wake.clear()
@@ -137,7 +155,7 @@ class OutboxPublisher:
                 rows = outbox.pending(conn, limit=self.window - len(self._inflight), after_seq=after_seq)
                 for event in rows:
                     self._send(event)
-                    after_seq = event.seq
+                    after_seq = self._after_seq = event.seq
                 if rows:
                     continue  # more may be waiting; acks are applied at the top
             now = time.monotonic()
@@ -165,7 +183,7 @@ class OutboxPublisher:
         self._inflight[info.mid] = event
 
     def _apply_acks(self, conn: sqlite3.Connection) -> None:
-        done: list[Event] = []
+        done: list[Event] = self._acked_not_deleted
         while True:
             try:
                 mid = self._acks.get_nowait()
@@ -174,9 +192,20 @@ class OutboxPublisher:
             event = self._inflight.pop(mid, None)
             if event is not None:  # acks for status/discovery messages are not ours
                 done.append(event)
-        if not done:
+        if not done or time.monotonic() < self._retry_at:
             return
-        outbox.acknowledge(conn, [e.seq for e in done])
+        try:
+            outbox.acknowledge(conn, [e.seq for e in done])
+        except sqlite3.Error as e:
+            # Published, not yet deleted: kept, and deleted on a later try. Sending goes on
+            # meanwhile; a restart before then resends them (same event_id).
+            self._note_storage_error(e)
+            return
+        self._acked_not_deleted = []
+        if self.storage_error is not None:
+            log.info("outbox publisher writes again")
+            self.storage_error = None
+            self._retry_delay = RETRY_MIN_S
         self.published += len(done)
         for event in done:
             if self.metrics:
@@ -186,6 +215,13 @@ class OutboxPublisher:
                     self.on_published(event)
                 except Exception:
                     log.exception("on_published callback failed for %s", event.event_id)
+
+    def _note_storage_error(self, error: sqlite3.Error) -> None:
+        if self.storage_error is None:
+            log.error("outbox publisher cannot write to the database (%s); retrying with backoff", error)
+        self.storage_error = str(error)
+        self._retry_at = time.monotonic() + self._retry_delay
+        self._retry_delay = min(self._retry_delay * 2, RETRY_MAX_S)
 
     def _update_depth(self, conn: sqlite3.Connection) -> None:
         self.depth = outbox.depth(conn)

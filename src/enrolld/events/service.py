@@ -1,5 +1,6 @@
-"""The events side of the daemon in one object: the MQTT link, the outbox publisher and the
-retained state / Home Assistant discovery, started and stopped in the right order."""
+"""The events side of the daemon in one object: the MQTT link, the outbox publisher, the
+retained state / Home Assistant discovery and, when asked, the recognition events' own queue
+and the command topics, started and stopped in the right order."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Callable
 from ..config import MqttConfig
 from .discovery import StatePublisher
 from .mqtt import MqttLink
+from .payloads import encode
 from .publisher import OutboxPublisher
 
 log = logging.getLogger(__name__)
@@ -28,7 +30,9 @@ class EventService:
         metrics=None,
         configuration_url: str = "",  # the device page's link in Home Assistant
         poll_s: float = 0.25,  # the daemon wakes the publisher after each commit; polling catches other writers
+        connect_grace_s: float = CONNECT_GRACE_S,
     ):
+        self.connect_grace_s = connect_grace_s
         self.config = config
         self.metrics = metrics
         self.link = MqttLink(config, device_id)
@@ -53,7 +57,55 @@ class EventService:
             poll_s=poll_s,
         )
         self.link.on_connection_change = self._on_connection_change
+        self.recognitions = None  # recognitions.RecognitionQueue, after enable_recognition()
+        self.commands = None  # commands.CommandTopics, after enable_commands()
+        self._include_chip = False
+        self._started = False
         self._started_at = time.monotonic()
+
+    # camera recognition and commands (before or after start()) -------------------------------
+
+    def enable_recognition(self, *, capacity: int, include_chip: bool = False) -> None:
+        """Recognition events through their own bounded, drop-oldest queue (recognitions.py)."""
+        from .recognitions import RecognitionQueue
+
+        self.recognitions = RecognitionQueue(self.link, capacity=capacity, metrics=self.metrics)
+        self._include_chip = include_chip
+        if self._started:
+            self.recognitions.start()
+
+    def publish_recognition(self, recognition) -> None:
+        """Queue a face.recognized / face.unknown event; never blocks, never touches the outbox."""
+        from .recognitions import recognition_messages
+
+        self.recognitions.put(recognition_messages(recognition, self.link.topics, self.state.device_id,
+                                                   include_chip=self._include_chip))
+
+    def enable_commands(self, handlers: dict, *, camera: bool, recognize: bool) -> None:
+        """Command topics for these handlers, and their Home Assistant entities."""
+        from .commands import CommandTopics
+        from .recognition_discovery import publish_recognition_discovery
+
+        def announce():
+            publish_recognition_discovery(self.link, self.config.ha_prefix, self.state.node, self.state._entity,
+                                          camera=camera, recognize=recognize)
+
+        self.commands = CommandTopics(self.link, handlers)
+        if self.config.ha_discovery:
+            self.link.on_connected.append(announce)
+        if self._started:
+            self.commands.start()
+            if self.link.connected.is_set():  # a later reconnect calls both again
+                self.commands.subscribe()
+                if self.config.ha_discovery:
+                    announce()
+
+    def publish_armed(self, armed: dict | None) -> None:
+        """The retained <base>/armed state (Home Assistant's "Enroll name" text shows it)."""
+        body = {k: armed.get(k) for k in ("person_id", "name")} if armed else {}
+        if body.get("person_id") is not None:
+            body["person_id"] = str(body["person_id"])
+        self.link.publish(self.link.topics.armed, encode(body), retain=True)
 
     def _on_connection_change(self, connected: bool) -> None:
         if self.metrics:
@@ -62,10 +114,17 @@ class EventService:
                 self.metrics.broker_connects.inc()
         if connected:
             self.publisher.wake()
+            if self.recognitions is not None:
+                self.recognitions.wake()
 
     def start(self) -> None:
+        self._started = True
         self._started_at = time.monotonic()
         self.publisher.start()
+        if self.recognitions is not None:
+            self.recognitions.start()
+        if self.commands is not None:
+            self.commands.start()
         self.link.start()
 
     def wake(self) -> None:
@@ -84,15 +143,22 @@ class EventService:
         of reach past the first connection attempts (events then wait in the outbox)."""
         status = self.publisher.status()
         connected = status["connected"]
-        starting = time.monotonic() - self._started_at < CONNECT_GRACE_S
+        starting = time.monotonic() - self._started_at < self.connect_grace_s
         return {
             "ok": self.publisher.healthy and (connected or starting),
             "connected": connected,
             "outbox_depth": status["depth"],
             "outbox_state": status["state"],
+            "last_error": self.link.last_error,  # why the broker cannot be reached, while it cannot
         }
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        """Drain what the broker will take within most of the timeout, then say offline."""
+        """Drain what the broker will take within most of the timeout, then say offline with
+        whatever the drain left (an empty outbox leaves nearly all of it)."""
+        deadline = time.monotonic() + timeout_s
+        if self.commands is not None:
+            self.commands.stop(timeout_s=0.5)
+        if self.recognitions is not None:
+            self.recognitions.stop(timeout_s=min(1.0, timeout_s * 0.1))
         self.publisher.stop(drain_timeout_s=timeout_s * 0.7)
-        self.link.close(timeout_s=max(0.5, timeout_s * 0.3))
+        self.link.close(timeout_s=max(0.5, timeout_s * 0.3, deadline - time.monotonic()))

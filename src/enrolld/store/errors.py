@@ -63,3 +63,12 @@ class ModelMismatchError(StoreError):
         )
         self.stored = stored
         self.current = current
+
+
+class StorageFullError(StoreError):
+    """The state directory has no room left (SQLITE_FULL): nothing was written. Writes work
+    again, without a restart, once space is freed."""
+
+    def __init__(self, message: str = "storage full: the appliance's state directory has no space left; "
+                 "nothing was written. Free space and retry"):
+        super().__init__(message)

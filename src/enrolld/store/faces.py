@@ -84,10 +84,11 @@ def _record(row, face_set_id: str, face_set_name: str) -> FaceRecord:
     )
 
 
-def insert(conn: sqlite3.Connection, record: FaceRecord, embedding: np.ndarray, image: bytes | None) -> None:
+def insert(conn: sqlite3.Connection, record: FaceRecord, embedding: np.ndarray, image: bytes | None, *,
+           chip: bytes | None = None, source: str = "") -> None:
     b = record.box
     conn.execute(
-        f"INSERT INTO faces ({_COLUMNS}, face_set_id, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO faces ({_COLUMNS}, face_set_id, embedding, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             record.face_id,
             record.person_id,
@@ -102,10 +103,13 @@ def insert(conn: sqlite3.Connection, record: FaceRecord, embedding: np.ndarray, 
             record.created_at,
             record.face_set_id,
             np.asarray(embedding, dtype="<f4").tobytes(),
+            source,
         ),
     )
     if image is not None:
         conn.execute("INSERT INTO face_images (face_id, image) VALUES (?, ?)", (record.face_id, image))
+    if chip is not None:
+        conn.execute("INSERT INTO face_chips (face_id, jpeg) VALUES (?, ?)", (record.face_id, chip))
 
 
 def get(conn: sqlite3.Connection, face_set_id: str, face_set_name: str, face_id: int) -> FaceRecord:
@@ -161,6 +165,19 @@ def update(conn: sqlite3.Connection, face_id: int, external_image_id: str, exter
 
 def delete(conn: sqlite3.Connection, face_ids) -> None:
     conn.executemany("DELETE FROM faces WHERE face_id = ?", [(int(i),) for i in face_ids])
+
+
+def vectors_by_ids(conn: sqlite3.Connection, face_ids) -> tuple[np.ndarray, np.ndarray]:
+    """(face ids found, their float32 embeddings): the exact vectors the index re-ranks with."""
+    face_ids = [int(i) for i in face_ids]
+    if not face_ids:
+        return np.empty(0, np.int64), np.empty((0, 128), np.float32)
+    marks = ",".join("?" * len(face_ids))
+    rows = conn.execute(f"SELECT face_id, embedding FROM faces WHERE face_id IN ({marks})", face_ids).fetchall()
+    if not rows:
+        return np.empty(0, np.int64), np.empty((0, 128), np.float32)
+    found = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+    return found, np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), -1)
 
 
 def embeddings(conn: sqlite3.Connection, face_set_id: str | None = None):

@@ -10,10 +10,14 @@ from dataclasses import dataclass, field
 
 from .errors import FaceSetExistsError, FaceSetNotFoundError, InvalidArgumentError
 
-FIELD_TYPES = ("string", "integer", "double", "long")
-# FRS keeps these names for itself; a custom field may not shadow them.
+# FRS's two documents disagree: the face-set API lists four types, the Customized Fields page
+# six (with boolean and float). The wider set is accepted (docs/api.md says so).
+FIELD_TYPES = ("string", "integer", "double", "long", "boolean", "float")
+MAX_DECLARED_FIELDS = 10
+# FRS keeps these names for itself, and person_id is every face's own: a custom field may not
+# shadow them.
 RESERVED_FIELDS = frozenset(
-    {"vector", "bounding_box", "external_image_id", "face_id", "create_time", "_id", "_all", "_source"}
+    {"vector", "bounding_box", "external_image_id", "face_id", "create_time", "_id", "_all", "_source", "person_id"}
 )
 CAPACITY_STEP = 10_000
 MAX_CAPACITY = 100_000
@@ -22,7 +26,7 @@ MAX_DESCRIPTION = 1024
 # Letters, digits, '_', '-' and '.' (Unicode letters too); no path separators, quotes, spaces
 # or control characters, so a name is safe in a URL path, an MQTT topic and a log line.
 _NAME = re.compile(r"[^\W][\w.\-]{0,63}")
-_FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,35}")
+_FIELD_NAME = re.compile(r"[A-Za-z0-9_-]{1,36}")  # FRS: digits, letters, '_', '-'; 1-36
 
 
 @dataclass(frozen=True)
@@ -71,18 +75,23 @@ def check_field_schema(schema) -> dict[str, str]:
         return {}
     if not isinstance(schema, dict):
         raise InvalidArgumentError("external_fields must be an object", field="external_fields")
+    if len(schema) > MAX_DECLARED_FIELDS:
+        raise InvalidArgumentError(f"at most {MAX_DECLARED_FIELDS} external fields per face set", field="external_fields")
     out = {}
     for name, spec in schema.items():
         if not isinstance(name, str) or not _FIELD_NAME.fullmatch(name) or name in RESERVED_FIELDS:
             raise InvalidArgumentError(
-                f"external field name {name!r} must be 1-36 letters, digits or '_', start with a "
-                "letter and not be a reserved name",
+                f"external field name {str(name)[:40]!r} must be 1-36 letters, digits, '_' or '-' and not a "
+                "reserved name (" + ", ".join(sorted(RESERVED_FIELDS)) + ")",
                 field="external_fields",
             )
-        kind = spec.get("type", "string") if isinstance(spec, dict) else spec
-        if kind not in FIELD_TYPES:
+        if isinstance(spec, dict):  # exactly {"type": ...}: no other key, no nested object
+            kind = spec.get("type") if set(spec) == {"type"} else None
+        else:
+            kind = spec
+        if not isinstance(kind, str) or kind not in FIELD_TYPES:
             raise InvalidArgumentError(
-                f"external field {name!r}: type must be one of {', '.join(FIELD_TYPES)}",
+                f"external field {name!r}: give {{\"type\": one of {', '.join(FIELD_TYPES)}}}",
                 field="external_fields",
             )
         out[name] = kind

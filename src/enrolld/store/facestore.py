@@ -23,8 +23,8 @@ import numpy as np
 from ..config import Config
 from ..vision.types import Face
 from . import faces as face_rows
-from . import facesets, filters, ids, outbox, persons
-from .database import Database
+from . import facesets, filters, flags, ids, outbox, persons
+from .storage import GuardedDatabase
 from .errors import (
     CapacityError,
     FaceNotFoundError,
@@ -37,9 +37,11 @@ from .errors import (
 from .faces import FaceRecord
 from .facesets import FaceSet
 from .persons import Person
-from .index import FaceSetIndex
+from .index import FaceSetIndex, rerank
 
 log = logging.getLogger(__name__)
+
+LOAD_CHUNK = 10_000  # rows per add when the index loads from the file
 
 
 @dataclass(frozen=True)
@@ -59,33 +61,48 @@ class FaceStore:
 
     def __init__(self, config: Config, *, similarity_from_distance=None):
         self.config = config
-        self.database = Database(config.store_path)
+        self.database = GuardedDatabase(config.store_path)
         self._ids = ids.IdGenerator(config.device.node, after=ids.highest_issued(self.database.reader()))
         self._similarity = similarity_from_distance or _default_similarity()
         self._indexes: dict[str, FaceSetIndex] = {}
         self._versions: dict[str, int] = {}  # faces_version each index reflects
         self._load_indexes()
+        self._flagged = frozenset(flags.all_flagged(self.database.reader()))
 
     def _load_indexes(self) -> None:
         started = time.monotonic()
         conn = self.database.reader()
         sets = facesets.all_sets(conn)
-        batches: dict[str, list] = {s.id: [] for s in sets}
-        for set_id, face_id, vector, model_id, created_at in face_rows.embeddings(conn):
-            batches[set_id].append((face_id, vector, model_id, created_at))
         for face_set in sets:
-            self._install_index(face_set, batches[face_set.id])
+            self._install_index(face_set, face_rows.embeddings(conn, face_set.id))
         total = sum(len(i) for i in self._indexes.values())
-        log.info("loaded %d faces in %d sets in %.0f ms", total, len(batches), (time.monotonic() - started) * 1e3)
+        log.info("loaded %d faces in %d sets in %.0f ms", total, len(sets), (time.monotonic() - started) * 1e3)
+
+    def _new_index(self, capacity: int = 64) -> FaceSetIndex:
+        # the exact float32 embeddings for the index's re-rank come from the file, by primary key
+        return FaceSetIndex(initial_capacity=max(64, capacity),
+                            exact=lambda ids: face_rows.vectors_by_ids(self.database.reader(), ids))
 
     def _install_index(self, face_set: FaceSet, rows) -> FaceSetIndex:
-        index = FaceSetIndex(initial_capacity=max(64, len(rows)))
-        if rows:
-            face_ids, vectors, models, created = zip(*rows)
-            index.add_many(face_ids, np.stack(vectors), models, created)
+        """An index of (set id, face id, vector, model, created) rows, added in chunks so that
+        a million faces never sit in memory as float32 at once."""
+        index = self._new_index(face_set.face_count)
+        chunk: list = []
+        for row in rows:
+            chunk.append(row[1:])
+            if len(chunk) == LOAD_CHUNK:
+                self._add_rows(index, chunk)
+                chunk = []
+        self._add_rows(index, chunk)
         self._indexes[face_set.id] = index
         self._versions[face_set.id] = face_set.faces_version
         return index
+
+    @staticmethod
+    def _add_rows(index: FaceSetIndex, rows) -> None:
+        if rows:
+            face_ids, vectors, models, created = zip(*rows)
+            index.add_many(face_ids, np.stack(vectors), models, created)
 
     def _current_index(self, face_set: FaceSet) -> FaceSetIndex:
         """The set's index, reloaded first if another process (the CLI) changed its faces
@@ -99,8 +116,7 @@ class FaceStore:
             if self._versions.get(current.id) == current.faces_version and current.id in self._indexes:
                 return self._indexes[current.id]
             log.info("face set %r changed outside this process: reloading its index", current.name)
-            rows = [row[1:] for row in face_rows.embeddings(tx.conn, current.id)]
-            return self._install_index(current, rows)
+            return self._install_index(current, face_rows.embeddings(tx.conn, current.id))
 
     def _note_version(self, tx, face_set_id: str) -> None:
         """After this transaction commits, its set's faces_version is ours (not a stranger's)."""
@@ -167,20 +183,23 @@ class FaceStore:
         source: str = "api",
         fields_from_text: bool = False,
         event_extras=None,
+        chips=None,
     ) -> list[FaceRecord]:
         """Enroll faces of one photo, each with its embedding, in one transaction: all of
         them, or none if the set lacks room (CapacityError) or a field is wrong
         (UnknownFieldError / InvalidArgumentError). Which faces deserve enrolling is the
         caller's decision (enrolld.enroll). `image` is the source photo, kept only with
-        `store.keep_images`; `event_extras[i]` is merged into face i's `face.added` event."""
+        `store.keep_images`; `event_extras[i]` is merged into face i's `face.added` event;
+        `chips[i]` is face i's aligned chip as JPEG bytes, kept only with `store.keep_chips`."""
         face_set = self.face_set(face_set_name)
         person_id = face_rows.check_int64("person_id", person_id)
         external_image_id = face_rows.check_external_image_id(external_image_id) or face_rows.new_external_image_id()
         fields = filters.check_fields(external_fields, face_set.external_fields, from_text=fields_from_text)
         faces = list(faces)
         extras = list(event_extras) if event_extras is not None else [{} for _ in faces]
-        if not faces or len(extras) != len(faces) or any(f.embedding is None for f in faces):
-            raise ValueError("add_faces needs at least one face, each with its embedding (and one extras dict each)")
+        chips = list(chips) if chips is not None and self.config.store.keep_chips else [None] * len(faces)
+        if not faces or len(extras) != len(faces) or len(chips) != len(faces) or any(f.embedding is None for f in faces):
+            raise ValueError("add_faces needs at least one face, each with its embedding (and one extras dict and chip each)")
         keep_image = image if self.config.store.keep_images else None
         records = []
         with self.database.transaction() as tx:
@@ -192,7 +211,7 @@ class FaceStore:
                 raise CapacityError(
                     f"face set {face_set.name!r} is full ({current.face_count} of {current.capacity} faces)"
                 )
-            for face, extra in zip(faces, extras):
+            for face, extra, chip in zip(faces, extras, chips):
                 record = FaceRecord(
                     face_id=self._ids.next_id(),
                     face_set_id=face_set.id,
@@ -205,7 +224,7 @@ class FaceStore:
                     model_id=model_id,
                     created_at=time.time(),
                 )
-                face_rows.insert(tx.conn, record, face.embedding, keep_image)
+                face_rows.insert(tx.conn, record, face.embedding, keep_image, chip=chip, source=source)
                 body = {**record.event_body(), "source": source, "box": face.box.as_dict(), "quality": record.quality}
                 outbox.append(tx.conn, "face.added", {**body, **extra})
                 records.append(record)
@@ -216,9 +235,12 @@ class FaceStore:
             self._note_version(tx, face_set.id)
         return records
 
-    def restore_faces(self, face_set_name: str, faces, *, model_id: str) -> None:
+    def restore_faces(self, face_set_name: str, faces, *, model_id: str, extras=None) -> None:
         """Put exported faces back with their own ids (enrolld import): [(FaceRecord, embedding)],
-        all in one transaction or none (an id already here, a full set, a bad field)."""
+        all in one transaction or none (an id already here, a full set, a bad field).
+        `extras` maps a face id to its (source, chip JPEG or None); chips kept only with store.keep_chips."""
+        extras = extras or {}
+        keep_chips = self.config.store.keep_chips
         face_set = self.face_set(face_set_name)
         with self.database.transaction() as tx:
             if face_set.face_count + len(faces) > face_set.capacity:
@@ -230,7 +252,8 @@ class FaceStore:
                     external_fields=filters.check_fields(record.external_fields, face_set.external_fields),
                 )
                 try:
-                    face_rows.insert(tx.conn, record, embedding, None)
+                    source, chip = extras.get(record.face_id, ("import", None))
+                    face_rows.insert(tx.conn, record, embedding, None, chip=chip if keep_chips else None, source=source)
                 except sqlite3.IntegrityError:
                     raise InvalidArgumentError(f"face {record.face_id} is already on this appliance", field="face_id") from None
                 outbox.append(tx.conn, "face.added", {**record.event_body(), "source": "import"})
@@ -242,6 +265,15 @@ class FaceStore:
                 ))
             self._ids.advance_past(ids.highest_issued(tx.conn))
             self._note_version(tx, face_set.id)
+
+    def face_extras(self, face_set_name: str) -> dict[int, tuple[str, bytes | None]]:
+        """face id -> (how it was enrolled, its chip JPEG or None) for every face of the set (export)."""
+        face_set = self.face_set(face_set_name)
+        rows = self.database.reader().execute(
+            "SELECT f.face_id, f.source, c.jpeg FROM faces f LEFT JOIN face_chips c ON c.face_id = f.face_id "
+            "WHERE f.face_set_id = ?", (face_set.id,),
+        )
+        return {face_id: (source, None if jpeg is None else bytes(jpeg)) for face_id, source, jpeg in rows}
 
     def faces_with_embeddings(self, face_set_name: str) -> tuple[FaceSet, list]:
         """The set and every face of it with its stored embedding (enrolld export)."""
@@ -256,7 +288,7 @@ class FaceStore:
         return self._ids.next_id()
 
     def _index_of(self, face_set_id: str) -> FaceSetIndex:
-        return self._indexes.setdefault(face_set_id, FaceSetIndex())
+        return self._indexes.setdefault(face_set_id, self._new_index())
 
     def record_refusal(self, face_set_name: str, reasons, *, source: str = "api") -> None:
         """Record (as an `enrollment.refused` event) that a photo could not be enrolled."""
@@ -422,6 +454,37 @@ class FaceStore:
             hits = present + missing
         return hits
 
+    def search_sets(self, face_set_names, embedding, model_id: str, *, top_n: int = 1,
+                    exclude=frozenset()) -> list[SearchHit]:
+        """The top_n most similar faces over several face sets at once (camera recognition
+        searches them all on every frame): each set's compact index gives candidates, then one
+        exact re-rank and one lookup serve them all. Faces in `exclude` do not answer; sets
+        that no longer exist or hold another model's embeddings are skipped."""
+        sets, candidates = {}, []
+        for name in face_set_names:
+            try:
+                face_set = self.face_set(name)
+            except FaceSetNotFoundError:
+                continue
+            index = self._current_index(face_set)
+            if not len(index) or any(m != model_id for m in index.models()):
+                continue
+            found = index.candidates(embedding, top_n + len(exclude))
+            sets.update((int(f), face_set) for f in found)
+            candidates.append(found)
+        if not candidates:
+            return []
+        pool = np.setdiff1d(np.concatenate(candidates), np.fromiter(exclude, np.int64, len(exclude)))
+        found, distances = rerank(lambda ids: face_rows.vectors_by_ids(self.database.reader(), ids),
+                                  pool, embedding, top_n)
+        hits = []
+        for face_id, similarity in zip(found, np.asarray(self._similarity(distances), dtype=np.float64)):
+            face_set = sets[int(face_id)]
+            record = face_rows.by_ids(self.database.reader(), face_set.id, face_set.name, [face_id]).get(int(face_id))
+            if record is not None:
+                hits.append(SearchHit(record, float(similarity)))
+        return hits
+
     def embedding_of(self, face_set_name: str, face_id: int) -> tuple[np.ndarray, str]:
         """A stored face's embedding and model (FRS search by face_id)."""
         face_set = self.face_set(face_set_name)
@@ -430,6 +493,22 @@ class FaceStore:
         if vector is None:
             raise FaceNotFoundError(f"face {face_id} does not exist in face set {face_set_name!r}")
         return vector, face.model_id
+
+    # -- recognition flags (the correction loop's reject) -----------------------------------
+
+    def flag_face(self, face_set_name: str, face_id: int, *, event_id: str = "") -> FaceRecord:
+        """Mark a face as one that must no longer answer camera recognition (it stays for
+        the cloud APIs). Idempotent; FaceNotFoundError for a face not in the set."""
+        face_set = self.face_set(face_set_name)
+        with self.database.transaction() as tx:
+            record = face_rows.get(tx.conn, face_set.id, face_set.name, face_id)
+            flags.flag(tx.conn, face_id, event_id)
+            tx.after_commit(lambda: setattr(self, "_flagged", self._flagged | {face_id}))
+        return record
+
+    def flagged_faces(self) -> frozenset[int]:
+        """Face ids flagged by flag_face (from memory: cheap enough for every frame)."""
+        return self._flagged
 
     # -- health ----------------------------------------------------------------------------
 
@@ -441,8 +520,11 @@ class FaceStore:
         return self.database.healthy()
 
     def status(self) -> dict:
-        """For /healthz: the file answers a read."""
-        return {"ok": self.database.healthy()}
+        """For /healthz: the file answers a read, and writes have room ("storage": "full"
+        while they fail for lack of space; no restart needed, and the watchdog, which uses
+        healthy(), is not starved by it)."""
+        storage = "ok" if self.database.storage_ok() else "full"
+        return {"ok": self.database.healthy() and storage == "ok", "storage": storage}
 
     def close(self) -> None:
         self.database.close()

@@ -26,6 +26,10 @@ BUILTIN_FIELDS = {"external_image_id": "string", "face_id": "long", "person_id":
 _INT32 = (-(2**31), 2**31 - 1)
 _INT64 = (-(2**63), 2**63 - 1)
 MAX_STRING = 256
+MAX_FIELDS = 10  # FRS: at most 10 custom fields
+FLOAT_TYPES = ("double", "float")
+SORTABLE_TYPES = ("integer", "long", "double", "float")  # FRS sorts on numbers only
+_SPACE = re.compile(r"\s")
 MAX_FILTER_CHARS = 4096
 MAX_DEPTH = 32
 MAX_CONDITIONS = 100
@@ -45,18 +49,26 @@ def column_sql(name: str) -> str:
 
 
 def check_value(name: str, kind: str, value, *, from_text: bool = False):
-    """A value for a field of type `kind`; with from_text, numbers may arrive as strings
-    (filters, multipart forms). Returns the value to store or compare."""
+    """A value for a field of type `kind`; with from_text, numbers and booleans may arrive as
+    strings (filters, multipart forms). Returns the value to store or compare."""
     if kind == "string":
-        if not isinstance(value, str) or not 1 <= len(value) <= MAX_STRING:
-            raise InvalidArgumentError(f"external field {name!r} must be a string of 1-{MAX_STRING} characters", field=name)
+        # FRS refuses spaces in string values (its filter syntax could not quote them).
+        if not isinstance(value, str) or not 1 <= len(value) <= MAX_STRING or _SPACE.search(value):
+            raise InvalidArgumentError(
+                f"external field {name!r} must be a string of 1-{MAX_STRING} characters without spaces", field=name)
+        return value
+    if kind == "boolean":
+        if from_text and isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        if not isinstance(value, bool):
+            raise InvalidArgumentError(f"external field {name!r} must be true or false", field=name)
         return value
     if from_text and isinstance(value, str):
         try:
-            value = float(value) if kind == "double" else int(value)
+            value = float(value) if kind in FLOAT_TYPES else int(value)
         except ValueError:
             raise InvalidArgumentError(f"external field {name!r} must be a {kind}", field=name) from None
-    if kind == "double":
+    if kind in FLOAT_TYPES:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise InvalidArgumentError(f"external field {name!r} must be a finite number", field=name)
         return float(value)
@@ -72,6 +84,8 @@ def check_fields(values, schema: dict[str, str], *, from_text: bool = False) -> 
         return {}
     if not isinstance(values, dict):
         raise InvalidArgumentError("external_fields must be an object", field="external_fields")
+    if len(values) > MAX_FIELDS:
+        raise InvalidArgumentError(f"at most {MAX_FIELDS} external fields per face", field="external_fields")
     out = {}
     for name, value in values.items():
         if name not in schema:
@@ -215,6 +229,8 @@ def check_sort(sort, schema: dict[str, str]) -> list[tuple[str, bool]]:
         for name, order in item.items():
             if name not in schema:
                 raise UnsupportedSortError(f"cannot sort on {name!r}: not a declared external field", field=name)
+            if schema[name] not in SORTABLE_TYPES:
+                raise UnsupportedSortError(f"cannot sort on {name!r}: a {schema[name]} field (numbers only)", field=name)
             if not isinstance(order, str) or order.lower() not in ("asc", "desc"):
                 raise InvalidArgumentError(f"sort order of {name!r} must be asc or desc", field="sort")
             out.append((name, order.lower() == "desc"))

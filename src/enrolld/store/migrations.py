@@ -99,6 +99,21 @@ def m002_persons(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE UNIQUE INDEX persons_by_name ON persons (name COLLATE NOCASE)")
 
 
+def m003_face_chips(conn: sqlite3.Connection) -> None:
+    """What the face library page shows beside each face: its aligned chip, how it was
+    enrolled, and the set's faces newest first without sorting the whole set."""
+    conn.execute(
+        """
+        CREATE TABLE face_chips (                -- only with store.keep_chips (the default)
+            face_id INTEGER PRIMARY KEY REFERENCES faces(face_id) ON DELETE CASCADE,
+            jpeg BLOB NOT NULL                   -- the aligned 150 px chip, a few KB
+        )
+        """
+    )
+    # who enrolled it: api.frs, api.accuauth, web, button, http; '' for faces enrolled before
+    conn.execute("ALTER TABLE faces ADD COLUMN source TEXT NOT NULL DEFAULT ''")
+    conn.execute("CREATE INDEX faces_by_set_face ON faces (face_set_id, face_id)")
+
 
 def m005_faces_version(conn: sqlite3.Connection) -> None:
     """A per-set counter every face insert or delete bumps, whichever process made it (the
@@ -124,7 +139,22 @@ def m005_faces_version(conn: sqlite3.Connection) -> None:
         """
     )
 
-MIGRATIONS = (m001_face_sets_faces_outbox, m002_persons, m005_faces_version)
+
+def m004_recognition_flags(conn: sqlite3.Connection) -> None:
+    # Faces a user said answered recognition for the wrong person (recognize.reject_action =
+    # "flag"): kept for the cloud APIs, left out of camera recognition (store/flags.py).
+    conn.execute(
+        """
+        CREATE TABLE recognition_flags (
+            face_id INTEGER PRIMARY KEY REFERENCES faces(face_id) ON DELETE CASCADE,
+            flagged_at REAL NOT NULL,
+            event_id TEXT NOT NULL DEFAULT ''    -- the recognition that was rejected
+        )
+        """
+    )
+
+
+MIGRATIONS = (m001_face_sets_faces_outbox, m002_persons, m003_face_chips, m005_faces_version, m004_recognition_flags)
 
 
 def applied(conn: sqlite3.Connection) -> set[str]:

@@ -2,7 +2,8 @@
 reads it into another appliance (or a fresh state).
 
 It carries what search needs and what identifies each face — the set's declaration, every
-face's ids, fields, box, quality, time and embedding (base64 float32), and the names of its
+face's ids, fields, box, quality, time and embedding (base64 float32), how it was enrolled
+(`source`) and its aligned chip (`chip`, base64 JPEG, when one is kept), and the names of its
 persons — and never the photos. Embeddings only compare within one model, so the document
 names its model and an import into an appliance with another embedder is refused.
 """
@@ -35,6 +36,7 @@ def export_face_set(store, name: str) -> dict:
     if len(models) > 1:
         raise TransferError(f"face set {name!r} mixes embeddings of models {', '.join(models)}; re-enroll before exporting")
     names = store.person_names(record.person_id for record, _ in faces)
+    extras = store.face_extras(name)
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -42,13 +44,16 @@ def export_face_set(store, name: str) -> dict:
         "face_set": {"name": face_set.name, "capacity": face_set.capacity, "external_fields": face_set.external_fields,
                      "description": face_set.description},
         "persons": {str(pid): n for pid, n in sorted(names.items())},
-        "faces": [_face(record, embedding) for record, embedding in faces],
+        "faces": [_face(record, embedding, *extras.get(record.face_id, ("", None))) for record, embedding in faces],
     }
 
 
-def _face(record: FaceRecord, embedding: np.ndarray) -> dict:
+def _face(record: FaceRecord, embedding: np.ndarray, source: str, chip: bytes | None) -> dict:
     b = record.box
-    return {
+    optional = {"source": source} if source else {}
+    if chip is not None:
+        optional["chip"] = base64.b64encode(chip).decode()
+    return {**optional,
         "face_id": str(record.face_id), "person_id": str(record.person_id),
         "external_image_id": record.external_image_id, "external_fields": record.external_fields,
         "box": [b.x, b.y, b.width, b.height], "quality": record.quality, "created_at": record.created_at,
@@ -97,6 +102,9 @@ def import_face_set(store, document: dict, *, model_id: str, name: str | None = 
     try:
         spec = document["face_set"]
         faces = [_record(face) for face in document["faces"]]
+        extras = {int(face["face_id"]): (str(face.get("source") or "import"),
+                                         base64.b64decode(face["chip"], validate=True) if face.get("chip") else None)
+                  for face in document["faces"]}
         persons = {int(pid): str(n) for pid, n in document.get("persons", {}).items()}
     except (KeyError, TypeError, ValueError) as e:
         raise TransferError(f"the export is damaged: {e!r}") from None
@@ -104,7 +112,7 @@ def import_face_set(store, document: dict, *, model_id: str, name: str | None = 
     face_set = store.create_face_set(target, capacity=spec.get("capacity"), external_fields=spec.get("external_fields"),
                                      description=spec.get("description", ""))
     try:
-        store.restore_faces(face_set.name, faces, model_id=model_id)
+        store.restore_faces(face_set.name, faces, model_id=model_id, extras=extras)
     except BaseException:
         store.delete_face_set(face_set.name)  # all or nothing
         raise

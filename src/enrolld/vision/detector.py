@@ -172,14 +172,18 @@ class FaceDetector:
         self.primary = primary
         self.close_up = close_up
 
-    def detect(self, image_bgr: np.ndarray) -> list[Detection]:
-        """Faces in a BGR image, coordinates in that image's pixels."""
+    def detect(self, image_bgr: np.ndarray, *, retries: bool = True) -> list[Detection]:
+        """Faces in a BGR image, coordinates in that image's pixels. Without retries, only the
+        full-range pass (camera recognition: frames are upright and mostly empty)."""
+        allowance = GREY_SCORE_ALLOWANCE if is_grey(image_bgr) else 0.0
+        primary = functools.partial(self.primary.detect, min_score=self.primary.min_score - allowance)
+        if not retries:  # one pass, grey frames (a night camera) judged lower straight away
+            return primary(image_bgr)
         found = self.primary.detect(image_bgr)
         if found:
             return found
-        # only on this path, so a grey photo whose face is found anyway is treated like colour
-        allowance = GREY_SCORE_ALLOWANCE if is_grey(image_bgr) else 0.0
-        primary = functools.partial(self.primary.detect, min_score=self.primary.min_score - allowance)
+        # the grey allowance only on this path, so a grey photo whose face is found anyway is
+        # treated exactly like colour
         if allowance:
             found = primary(image_bgr)
             if found:

@@ -40,7 +40,8 @@ class Pipeline:
         self.backend_name = backend_name
         self.model_id = embedder.model_id
 
-    def analyze(self, data: bytes, *, embed: bool = True, largest_only: bool = False, formats=decoding.FORMATS) -> Analysis:
+    def analyze(self, data: bytes, *, embed: bool = True, largest_only: bool = False, formats=decoding.FORMATS,
+                retries: bool = True) -> Analysis:
         timings = {}
         started = time.perf_counter()
         decoded = decoding.decode(
@@ -51,17 +52,21 @@ class Pipeline:
             formats=formats,
         )
         timings["decode_ms"] = _ms_since(started)
-        return self.analyze_decoded(decoded, embed=embed, largest_only=largest_only, timings=timings)
+        return self.analyze_decoded(decoded, embed=embed, largest_only=largest_only, timings=timings, retries=retries)
 
-    def analyze_image(self, image_bgr: np.ndarray, *, embed: bool = True, largest_only: bool = False) -> Analysis:
-        """For camera frames, which arrive already decoded."""
+    def analyze_image(self, image_bgr: np.ndarray, *, embed: bool = True, largest_only: bool = False,
+                      retries: bool = True) -> Analysis:
+        """For camera frames, which arrive already decoded. retries=False (camera recognition):
+        one detector pass, none of the detector's retries for photos where nothing was found
+        (turned, close-up): a fixed camera's empty frame would pay for eight passes."""
         h, w = image_bgr.shape[:2]
-        return self.analyze_decoded(decoding.Decoded(image_bgr, "frame", w, h, 1.0), embed=embed, largest_only=largest_only, timings={})
+        return self.analyze_decoded(decoding.Decoded(image_bgr, "frame", w, h, 1.0), embed=embed, largest_only=largest_only,
+                                    timings={}, retries=retries)
 
-    def analyze_decoded(self, decoded, *, embed, largest_only, timings) -> Analysis:
+    def analyze_decoded(self, decoded, *, embed, largest_only, timings, retries: bool = True) -> Analysis:
         image, scale = decoded.image, decoded.scale
         started = time.perf_counter()
-        detections = self.detector.detect(image)
+        detections = self.detector.detect(image, retries=retries)
         timings["detect_ms"] = _ms_since(started)
         detections.sort(key=lambda d: -(d.box[2] - d.box[0]) * (d.box[3] - d.box[1]))
         if largest_only:

@@ -1,7 +1,9 @@
 """The one thread that owns the interpreters (TFLite interpreters are not thread-safe).
 
 HTTP handlers and the camera submit jobs to a bounded queue and wait on a future with a
-timeout; a full queue is an explicit BusyError, never a hang. Each job's wall time, queue wait
+timeout; a full queue is an explicit BusyError, never a hang. Camera recognition submits its
+frames as background jobs: whatever else is waiting (an enrollment burst, an upload) runs
+first, so recognition never holds the button up by more than the one frame in hand. Each job's wall time, queue wait
 included (the latency a caller actually sees), goes to an optional observer:
 
     worker = VisionWorker(pipeline, queue_size=16, timeout_s=20,
@@ -12,6 +14,7 @@ included (the latency a caller actually sees), goes to an optional observer:
 from __future__ import annotations
 
 import logging
+import itertools
 import queue
 import threading
 import time
@@ -25,7 +28,7 @@ from .types import Analysis, Face
 
 log = logging.getLogger(__name__)
 
-_STOP = object()
+FOREGROUND, BACKGROUND, LAST = 0, 1, 2  # job priorities: lower runs first
 
 Observer = Callable[[str, float], None]  # (stage, seconds)
 
@@ -37,7 +40,8 @@ class VisionWorker:
         self.backend_name = getattr(pipeline, "backend_name", "")
         self.timeout_s = timeout_s
         self.observer = observer
-        self.jobs: queue.Queue = queue.Queue(maxsize=queue_size)
+        self.jobs: queue.PriorityQueue = queue.PriorityQueue(maxsize=queue_size)
+        self._order = itertools.count()  # first in, first out within a priority
         self.last_ok = time.monotonic()
         self.busy_count = 0
         self._probe_ok = True  # the last probe()'s answer, what /healthz reports
@@ -50,19 +54,29 @@ class VisionWorker:
         """Image bytes → faces (decode, detect, align, quality gate, and the embedding)."""
         return self._call("analyze", self.pipeline.analyze, data, embed=embed, largest_only=largest_only)
 
-    def analyze_frame(self, image: np.ndarray, *, embed: bool = True, largest_only: bool = False) -> Analysis:
-        """A camera frame, already decoded (BGR uint8)."""
+    def analyze_frame(self, image: np.ndarray, *, embed: bool = True, largest_only: bool = False,
+                      background: bool = False) -> Analysis:
+        """A camera frame, already decoded (BGR uint8). A background job (recognition) waits
+        for every foreground job queued before or after it, and skips the detector's retries."""
+        if background:
+            return self._call("recognize_frame", self.pipeline.analyze_image, image, embed=embed,
+                              largest_only=largest_only, retries=False, priority=BACKGROUND)
         return self._call("analyze_frame", self.pipeline.analyze_image, image, embed=embed, largest_only=largest_only)
+
+    def analyze_background(self, data: bytes, *, embed: bool = True, largest_only: bool = False) -> Analysis:
+        """analyze() as a background job (recognition of a camera frame that came encoded)."""
+        return self._call("recognize_frame", self.pipeline.analyze, data, embed=embed, largest_only=largest_only,
+                          retries=False, priority=BACKGROUND)
 
     def embed_face(self, face: Face) -> Face:
         """A face analysed without its embedding, now with it (from its chip; no detection)."""
         return self._call("embed_face", self.pipeline.embed_face, face)
 
-    def _call(self, stage: str, method, *args, **kwargs):
+    def _call(self, stage: str, method, *args, priority: int = FOREGROUND, **kwargs):
         started = time.perf_counter()
         future: Future = Future()
         try:
-            self.jobs.put_nowait((future, method, args, kwargs))
+            self.jobs.put_nowait((priority, next(self._order), (future, method, args, kwargs)))
         except queue.Full:
             self.busy_count += 1
             raise BusyError("the vision worker is busy: too many images waiting; try again shortly") from None
@@ -108,18 +122,18 @@ class VisionWorker:
         if cancel_pending:
             while True:
                 try:
-                    job = self.jobs.get_nowait()
+                    _, _, job = self.jobs.get_nowait()
                 except queue.Empty:
                     break
-                if job is not _STOP and job[0].set_running_or_notify_cancel():
+                if job is not None and job[0].set_running_or_notify_cancel():
                     job[0].set_exception(BusyError("the appliance is shutting down"))
-        self.jobs.put(_STOP)
+        self.jobs.put((LAST, next(self._order), None))
         self._thread.join(timeout)
 
     def _run(self) -> None:
         while True:
-            job = self.jobs.get()
-            if job is _STOP:
+            _, _, job = self.jobs.get()
+            if job is None:  # close(): everything queued before has run
                 return
             future, method, args, kwargs = job
             if not future.set_running_or_notify_cancel():
