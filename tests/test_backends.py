@@ -38,7 +38,8 @@ def test_auto_falls_back_to_cpu_and_says_why_in_one_line(caplog):
     assert backend.name == "cpu"
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 1
-    assert "cpu" in lines[0] and "2 XNNPACK" in lines[0] and "edgetpu: cannot load" in lines[0] and "gpu: cannot load" in lines[0]
+    assert "cpu" in lines[0] and "2 XNNPACK" in lines[0] and "edgetpu: cannot load" in lines[0]
+    assert "gpu: LiteRT GPU accelerator: " in lines[0]  # no GPU here (tests/test_gpu_litert.py)
 
 
 def fake_loader(library):
@@ -56,7 +57,7 @@ def test_auto_prefers_an_edgetpu_that_loads():
 
 def test_a_delegate_that_fails_inside_litert_is_an_accelerator_error():
     with pytest.raises(AcceleratorError, match="Failed to load delegate"):
-        GpuBackend(vision(), loader=failing_loader)
+        GpuBackend(vision(gpu_delegate_library="libtensorflowlite_gpu_delegate.so"), loader=failing_loader)
     registry = dict(backends.REGISTRY, edgetpu=lambda cfg: EdgeTpuBackend(cfg, loader=failing_loader))
     assert backends.select(vision(), registry=registry).name == "cpu"
 

@@ -18,6 +18,7 @@ BROKEN = [
     ("[vision]\nqueue_size = 0", "vision.queue_size: must be at least 1; got 0"),
     ("[vision]\ntimeout_s = 0", "vision.timeout_s: must be at least 0.1"),
     ("[vision]\nmodels_dir = '/nonexistent/models'", "vision.models_dir: no such folder"),
+    ("[vision]\naccelerator = 'gpu'\ngpu_delegate_library = '/nonexistent/libgpu.so'", "vision.gpu_delegate_library: no such file"),
     ("[quality]\nmin_score = -0.1", "quality.min_score: must be between 0.0 and 1.0"),
     ("[mqtt]\ntopic_prefix = 'site/#'", "mqtt.topic_prefix: 'site/#' holds '#'"),
     ("[mqtt]\ntopic_prefix = 'site//x'", "mqtt.topic_prefix: 'site//x' has an empty topic level"),
@@ -27,6 +28,8 @@ BROKEN = [
     ("[api]\nthreads = 0", "api.threads: must be between 1 and 256"),
     ("[capture]\nsource = 'folder'", 'capture.folder: must be set when capture.source = "folder"'),
     ("[capture]\nbutton_pin = 17\nled_pin = 17", "capture.led_pin: must not be the same GPIO"),
+    ("[api]\nmax_header_kb = 4", "api.max_header_kb: must be between 8 and 1024; got 4"),
+    ("[api]\nthreads = 8\nconnection_limit = 10", "api.connection_limit: must leave room above api.threads"),
     ("[api.frs]\nprojectid = 'x'", "unknown key: api.frs.projectid (did you mean api.frs.project_id?)"),
     ("[api]\nha_prefix = 'x'", "unknown key: api.ha_prefix (did you mean mqtt.ha_prefix?)"),
 ]

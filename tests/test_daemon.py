@@ -14,6 +14,7 @@ import time
 import cv2
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from helpers import wait_until
 from http_json import request_json
 from mqtt_broker import Subscriber
 from sample_images import astronaut_bgr, astronaut_jpeg
@@ -246,7 +247,8 @@ def test_sigterm_finishes_requests_in_flight_and_publishes_their_events_before_o
     try:
         for t in threads:
             t.start()
-        time.sleep(0.15)  # let the requests reach the server
+        # SIGTERM once requests wait for the vision worker, however slow the machine is.
+        assert wait_until(lambda: json.loads(daemon.request("GET", "/healthz")[1])["parts"]["vision"]["queued"] > 0, 20)
         daemon.process.send_signal(signal.SIGTERM)
         for t in threads:
             t.join(20)

@@ -74,3 +74,10 @@ def test_turning_a_detection_back_undoes_each_rotation():
         # the box is still x0 < x1, y0 < y1, with its corner at the point
         assert back.box[0] < back.box[2] and back.box[1] < back.box[3]
         assert np.isclose(np.abs(back.box.reshape(2, 2) - point).min(axis=0), 0).all()
+
+
+def test_weighted_nms_ends_on_degenerate_boxes():
+    # a zero-area box overlaps nothing, not even itself; it must still leave the loop
+    boxes = np.array([[5, 5, 5, 5], [0, 0, 10, 10]], np.float32)
+    kept = detector.weighted_nms(boxes, np.zeros((2, 6, 2), np.float32), np.array([0.9, 0.8], np.float32))
+    assert len(kept) == 2

@@ -2,7 +2,7 @@
 checked against the keys Home Assistant documents for its MQTT platforms.
 
 The key sets below are copied from home-assistant.io's MQTT docs
-(source/_integrations/sensor.mqtt.markdown and binary_sensor.mqtt.markdown, the "device" and
+(source/_integrations/{sensor,binary_sensor,event,button,text}.mqtt.markdown, the "device" and
 "origin" blocks of mqtt.markdown / homeassistant/components/mqtt/schemas.py), with `object_id`
 replaced by `default_entity_id` as Core 2025.10 did ("object_id ... will stop working in Home
 Assistant Core 2026.4"). A key outside them is one Home Assistant drops or warns about.
@@ -32,7 +32,7 @@ DOCUMENTED_KEYS = {
     "sensor": COMMON_KEYS | {"last_reset_value_template", "options", "state_class", "suggested_display_precision",
                              "unit_of_measurement"},
     "binary_sensor": COMMON_KEYS | {"off_delay", "payload_off", "payload_on"},
-}
+}  # event, button and text: below, with the recognition entities' own test
 DEVICE_KEYS = {"configuration_url", "connections", "hw_version", "identifiers", "manufacturer", "model",
                "model_id", "name", "serial_number", "suggested_area", "sw_version", "via_device"}
 ORIGIN_KEYS = {"name", "sw_version", "support_url"}
@@ -49,10 +49,13 @@ def discovery_configs(mqtt_broker, tmp_path):
     url = configuration_url("0.0.0.0", 8066)
     service = EventService(config, device_id="Door-1.lobby", db_path=str(path),
                            face_counts=lambda: {"default": 2, "staff.v2": 3}, configuration_url=url)
+    # recognition_discovery.py's entities too: a camera and recognition are configured
+    service.enable_commands({}, camera=True, recognize=True)
     ha = Subscriber(mqtt_broker, "homeassistant/#")
     service.start()
     try:
-        assert ha.wait_for(lambda m: len(m) >= 5)  # status, last_enrolled, outbox, 2 face sets
+        # status, last_enrolled, outbox, 2 face sets; 2 events, last_recognized, a button, a text
+        assert ha.wait_for(lambda m: len(m) >= 10)
         yield {topic: json.loads(payload) for topic, payload, _ in ha.messages if payload}, url
     finally:
         service.stop(timeout_s=2)
@@ -61,7 +64,8 @@ def discovery_configs(mqtt_broker, tmp_path):
 
 def test_every_discovery_config_uses_only_documented_keys(discovery_configs):
     configs, _ = discovery_configs
-    assert len(configs) == 5
+    assert len(configs) == 10
+    assert {t.split("/")[1] for t in configs} == set(DOCUMENTED_KEYS)
     for topic, config in configs.items():
         component = topic.split("/")[1]
         unknown = set(config) - DOCUMENTED_KEYS[component]

@@ -139,3 +139,11 @@ def test_debians_prometheus_scrapes_a_live_daemon_with_the_documented_config(dae
     assert status == 200
     linted = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True, timeout=60)
     assert linted.returncode == 0, linted.stdout + linted.stderr
+
+
+def test_the_openapi_document_names_the_metrics_token(daemon):
+    status, body = get(daemon.port, "/openapi.json", {"X-Auth-Token": FRS_TOKEN})
+    document = json.loads(body)
+    assert document["components"]["securitySchemes"]["metricsToken"] == {
+        "type": "http", "scheme": "bearer", "description": "api.metrics_token: reads /metrics and nothing else"}
+    assert {"metricsToken": []} in document["paths"]["/metrics"]["get"]["security"]

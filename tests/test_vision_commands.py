@@ -52,6 +52,25 @@ def test_eval_prints_one_json_line_with_the_keys(small_faces_dir, capsys):
     assert {"pairs", "accuracy", "best_accuracy", "threshold", "no_face"} <= set(result)
     assert result["pairs"] == 2 and result["no_face"] == 1 and result["accuracy"] == 1.0
     assert "3/3" in err  # the progress bar (one step a photo) goes to stderr
+    assert "no_face_photos" not in result
+    no_face_lines = [line for line in err.splitlines() if line.startswith("no face found: ")]
+    assert len(no_face_lines) == 1 and no_face_lines[0].startswith(f"no face found: {small_faces_dir / 'ids'}")
+
+
+def test_eval_takes_several_folders_and_prints_a_line_for_each(small_faces_dir, tmp_path_factory, capsys):
+    import shutil
+
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    second = elsewhere / "second"
+    shutil.copytree(small_faces_dir, second)
+    code, out, err = run(capsys, "eval", "--faces", str(small_faces_dir), "--faces", str(second))
+    lines = [json.loads(line) for line in out.strip().splitlines()]
+    assert code == 0 and [line["faces"] for line in lines] == [str(small_faces_dir), str(second)]
+    assert lines[0]["accuracy"] == lines[1]["accuracy"] and lines[0]["pairs"] == lines[1]["pairs"] == 2
+    assert err.count("no face found: ") == 2
+    # a missing folder is named before any model loads
+    code, _, err = run(capsys, "eval", "--faces", str(small_faces_dir), "--faces", str(elsewhere / "absent"))
+    assert code == 2 and "absent" in err
 
 
 def test_eval_without_pairs_is_a_clear_error(tmp_path, capsys):

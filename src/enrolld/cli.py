@@ -72,8 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--config", help="TOML config file (default: built-in defaults)")
     analyze.set_defaults(func=cmd_analyze)
 
-    evaluate = sub.add_parser("eval", help="verification accuracy on DIR/pairs.csv; one JSON line")
-    evaluate.add_argument("--faces", required=True, help="folder with pairs.csv and ids/ (like shared/faces)")
+    evaluate = sub.add_parser("eval", help="verification accuracy on DIR/pairs.csv; one JSON line per folder")
+    evaluate.add_argument(
+        "--faces", required=True, action="append", help="folder with pairs.csv and ids/ (like shared/faces); repeat for several"
+    )
     evaluate.add_argument("--peer", choices=PEERS, help="also score the peer in the same run")
     evaluate.add_argument("--embedder", choices=EMBEDDERS, help="override vision.embedder")
     evaluate.add_argument("--config", help="TOML config file")
@@ -290,9 +292,13 @@ def cmd_import(args) -> int:
 def cmd_eval(args) -> int:
     from .bench.evaluate import evaluate
 
-    faces = _existing(args.faces, "--faces", Path.is_dir)
-    pipeline = _pipeline(args, embedder=args.embedder)
-    print(json.dumps(evaluate(faces, pipeline, peer=_peer(args.peer))))
+    folders = [_existing(folder, "--faces", Path.is_dir) for folder in args.faces]
+    pipeline, peer = _pipeline(args, embedder=args.embedder), _peer(args.peer)
+    for folder in folders:
+        result = {"faces": str(folder), **evaluate(folder, pipeline, peer=peer)}
+        for name in result.pop("no_face_photos"):
+            print(f"no face found: {folder / 'ids' / name}", file=sys.stderr)
+        print(json.dumps(result), flush=True)
     return 0
 
 

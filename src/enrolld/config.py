@@ -41,7 +41,7 @@ class VisionConfig:
     embedder: str = "int8"  # int8 | float16
     models_dir: str = ""  # empty: the models shipped with the package
     edgetpu_library: str = "libedgetpu.so.1"
-    gpu_delegate_library: str = "libtensorflowlite_gpu_delegate.so"
+    gpu_delegate_library: str = ""  # empty: LiteRT's own GPU accelerator (WebGPU over Vulkan); or a TFLite GPU delegate .so
     min_detection_score: float = 0.5
     max_image_pixels: int = 50_000_000  # header check before decoding: refuses decompression bombs
     max_image_side: int = 20_000

@@ -133,6 +133,14 @@ def problems(config) -> list[str]:
         found.append("api.frs: access_key and secret_key must be set together")
     if any(not host.strip() for host in api.url_fetch_hosts):
         found.append("api.url_fetch_hosts: holds an empty host name")
+    vision = config.vision
+    for key, accelerator in (("edgetpu_library", "edgetpu"), ("gpu_delegate_library", "gpu")):
+        library = getattr(vision, key)
+        # a bare name is the dynamic loader's to find; a path must be there
+        if vision.accelerator == accelerator and "/" in library:
+            problem = _file_problem(f"vision.{key}", library)
+            if problem:
+                found.append(problem)
     problem = _file_problem("vision.models_dir", config.vision.models_dir, folder=True)
     if problem:
         found.append(problem)

@@ -147,7 +147,10 @@ def _paths() -> dict:
                              "responses": {"200": {"description": "healthy"}, "503": {"description": "unhealthy"}}}},
         "/openapi.json": {"get": {"summary": "This document (either dialect's credentials)", "responses": {"200": {"description": "OpenAPI 3"}}}},
         # Served by `enrolld serve` beside the two contracts (docs/deploy.md); either dialect's credentials.
-        "/metrics": {"get": _appliance("Prometheus metrics", "text/plain counters, gauges and histograms")},
+        "/metrics": {"get": {**_appliance("Prometheus metrics", "text/plain counters, gauges and histograms"),
+                             # Prometheus's scrape-only Bearer token (api.metrics_token), or either dialect
+                             "security": [{"metricsToken": []}, {"frsToken": []}, {"frsAkSk": []},
+                                          {"accuId": [], "accuSecret": []}]}},
         "/enrollment": {
             "get": _appliance("Enrollment state: busy, armed, last_result", "state"),
             "post": _appliance("Run a camera burst now and enroll its best face", "enrolled (422 refused, 429 busy)"),
@@ -185,7 +188,9 @@ def document() -> dict:
             "frsAkSk": {"type": "apiKey", "in": "header", "name": "Authorization",
                         "description": "SDK-HMAC-SHA256 Access=<AK>, SignedHeaders=..., Signature=... with X-Sdk-Date"},
             "accuId": {"type": "apiKey", "in": "header", "name": "X-DF-API-ID"},
-            "accuSecret": {"type": "apiKey", "in": "header", "name": "X-DF-API-SECRET"}}},
+            "accuSecret": {"type": "apiKey", "in": "header", "name": "X-DF-API-SECRET"},
+            "metricsToken": {"type": "http", "scheme": "bearer",
+                             "description": "api.metrics_token: reads /metrics and nothing else"}}},
     }
 
 

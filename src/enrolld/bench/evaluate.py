@@ -48,6 +48,7 @@ def evaluate(faces_dir: Path, pipeline, peer=None, progress=True) -> dict:
         "best_accuracy": best_accuracy,
         "threshold": best_threshold,
         "no_face": sum(v is None for v in ours.values()),
+        "no_face_photos": [name for name in photos if ours[name] is None],  # the CLI prints these on stderr
     }
     if peer is not None:
         # A photo where the peer finds no face can only be called "different people".

@@ -51,7 +51,8 @@ CLOSE_UP_BORDER = 0.25
 # BlazeFace was trained on colour photos: the same photo in grey (a night camera's infrared
 # frame, an old print) scores lower, a median 0.038 and at most 0.17 lower over the 224 photos
 # of faces/ids and faces_natural/ids, which pushed one face (0.63 in colour, 0.46 in grey)
-# under the 0.5 threshold. Grey images are judged GREY_SCORE_ALLOWANCE lower. (The 20 photos
+# under the 0.5 threshold. Where nothing is found in a grey image, it is looked at again
+# GREY_SCORE_ALLOWANCE lower (the retries too). (The 20 photos
 # of faces/noface, in colour or grey, stay at or below 0.25 with the full-range model.)
 GREY_SCORE_ALLOWANCE = 0.05
 ROTATIONS = (cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_90_COUNTERCLOCKWISE, cv2.ROTATE_180)
@@ -107,6 +108,7 @@ def weighted_nms(boxes, keypoints, scores, iou_threshold: float = NMS_IOU):
     while remaining.size:
         best = remaining[0]
         overlaps = iou(boxes[best], boxes[remaining]) > iou_threshold
+        overlaps[0] = True  # a degenerate (zero-area) box has IoU 0 with itself: still remove it
         group = remaining[overlaps]
         weights = scores[group][:, None]
         box = (boxes[group] * weights).sum(0) / weights.sum()
@@ -175,9 +177,17 @@ class FaceDetector:
         full-range pass (camera recognition: frames are upright and mostly empty)."""
         allowance = GREY_SCORE_ALLOWANCE if is_grey(image_bgr) else 0.0
         primary = functools.partial(self.primary.detect, min_score=self.primary.min_score - allowance)
-        found = primary(image_bgr)
-        if found or not retries:
+        if not retries:  # one pass, grey frames (a night camera) judged lower straight away
+            return primary(image_bgr)
+        found = self.primary.detect(image_bgr)
+        if found:
             return found
+        # the grey allowance only on this path, so a grey photo whose face is found anyway is
+        # treated exactly like colour
+        if allowance:
+            found = primary(image_bgr)
+            if found:
+                return found
         found = self._best_turn(image_bgr, primary)
         if found or self.close_up is None:
             return found
