@@ -138,10 +138,14 @@ def test_rename_a_person_and_find_them_by_name(daemon, browser):
                                 and f.find_element(By.CSS_SELECTOR, ".name").text == "Joe Biden"])
     assert named
     assert daemon.store.person_name(int(person_id)) == "Joe Biden"
-    browser.find_element(By.ID, "q").send_keys("biden")
+    browser.find_element(By.ID, "q").send_keys("joe")  # only the name has it (the image ids are biden-1, clapton-1)
     browser.find_element(By.CSS_SELECTOR, "#find button").click()
-    found = wait_until(lambda: "q=biden" in browser.current_url and browser.find_elements(By.CSS_SELECTOR, "#faces li.face"))
+    found = wait_until(lambda: "q=joe" in browser.current_url and browser.find_elements(By.CSS_SELECTOR, "#faces li.face"))
     assert [f.get_attribute("data-person-id") for f in found] == [person_id]
+    browser.get(url(daemon, "/ui/sets/lobby?q=clapton-"))  # an external image id's prefix
+    assert [f.find_element(By.CSS_SELECTOR, ".external-image-id").text
+            for f in find(browser, "#faces li.face")] == ["clapton-1"]
+    browser.get(url(daemon, "/ui/sets/lobby?q=joe"))
     shoot(browser, "04-set-search-by-name")
     browser.get(url(daemon, "/ui/sets/lobby"))
 
