@@ -6,6 +6,7 @@ import re
 import pytest
 import requests
 from conftest import ACCU_ID, ACCU_SECRET, FRS_PROJECT, FRS_TOKEN, jpeg
+from helpers import accuauth_error as assert_error
 
 AUTH = {"X-DF-API-ID": ACCU_ID, "X-DF-API-SECRET": ACCU_SECRET}
 TID = re.compile(r"^TID[0-9a-f]{32}$")
@@ -13,14 +14,6 @@ TID = re.compile(r"^TID[0-9a-f]{32}$")
 
 def post(api, path, data=None, files=None, headers=AUTH, **kw):
     return requests.post(f"{api.url}/faceset/{path}", data=data, files=files, headers=headers, timeout=30, **kw)
-
-
-def assert_error(response, http_status, status, reason=None):
-    body = response.json()
-    assert response.status_code == http_status, body
-    assert set(body) == {"status", "reason", "request_id"} and body["status"] == status and TID.match(body["request_id"])
-    if reason is not None:
-        assert reason in body["reason"]
 
 
 def test_create_add_search_like_the_seed(api, astronaut_jpeg, astronaut_rgb):

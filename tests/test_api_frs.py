@@ -1,11 +1,11 @@
 """FRS v2 over raw HTTP: malformed input and every error path, in FRS's own shape."""
 
-import base64
 
 import numpy as np
 import pytest
 import requests
 from conftest import FRS_PROJECT, FRS_TOKEN, jpeg
+from helpers import b64, frs_error
 
 H = {"X-Auth-Token": FRS_TOKEN}
 BASE = f"/v2/{FRS_PROJECT}"
@@ -13,19 +13,6 @@ BASE = f"/v2/{FRS_PROJECT}"
 
 def call(api, method, path, **kw):
     return requests.request(method, f"{api.url}{BASE}{path}", headers={**H, **kw.pop("headers", {})}, timeout=30, **kw)
-
-
-def frs_error(response, status, code, text=None):
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error_code", "error_msg"} and body["error_code"] == code, body
-    assert len(response.headers["X-Request-Id"]) == 32
-    if text:
-        assert text in body["error_msg"]
-
-
-def b64(data):
-    return base64.b64encode(data).decode()
 
 
 @pytest.fixture

@@ -1,9 +1,9 @@
 """The official huaweicloudsdkfrs client, unchanged, against the appliance over real HTTP."""
 
-import base64
 
 import pytest
 from conftest import FRS_AK, FRS_PROJECT, FRS_SK, jpeg
+from helpers import b64
 
 pytest.importorskip("huaweicloudsdkfrs")
 from huaweicloudsdkcore.auth.credentials import BasicCredentials  # noqa: E402
@@ -50,10 +50,6 @@ from huaweicloudsdkfrs.v2 import (  # noqa: E402
 
 def client(api, *, ak=FRS_AK, sk=FRS_SK, project=FRS_PROJECT):
     return FrsClient.new_builder().with_credentials(BasicCredentials(ak, sk, project)).with_endpoint(api.url).build()
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
 
 
 def create(c, name="staff"):

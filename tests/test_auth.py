@@ -7,6 +7,7 @@ import time
 import pytest
 import requests
 from conftest import FRS_AK, FRS_PROJECT, FRS_SK, FRS_TOKEN
+from helpers import frs_error
 
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.sdk_request import SdkRequest
@@ -26,12 +27,6 @@ def signed(api, method, path, *, body=b"", query=(), date=None, sk=FRS_SK, extra
 
 def send(api, method, path, *, body=b"", query=(), headers=None):
     return requests.request(method, f"{api.url}{path}", params=list(query), data=body, headers=headers, timeout=10)
-
-
-def frs_error(response, status, code):
-    assert response.status_code == status, response.text
-    assert set(response.json()) == {"error_code", "error_msg"} and response.json()["error_code"] == code
-    assert response.headers["X-Request-Id"]
 
 
 SETS = f"/v2/{FRS_PROJECT}/face-sets"

@@ -3,12 +3,12 @@ pipeline and a real store in tmp_path."""
 
 import json
 import sqlite3
-import time
 
 import cv2
 import numpy as np
 import pytest
 from conftest import make_config
+from helpers import wait_until as wait_for
 from sample_images import astronaut_bgr
 
 from enrolld.capture.button import EnrollButton, StatusLed
@@ -51,15 +51,6 @@ def outbox_events(config):
         return [(t, json.loads(b)) for t, b in conn.execute("SELECT type, body FROM outbox ORDER BY seq")]
     finally:
         conn.close()
-
-
-def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def test_a_press_enrolls_the_sharpest_frontal_face_of_the_burst(tmp_path, worker, mock_pins):
