@@ -144,3 +144,19 @@ def test_stop_lets_the_request_in_hand_answer_and_cuts_one_over_budget(tmp_path)
         loop.join(5)
         assert not loop.is_alive()
         assert (outcome == [b"done"]) == answered, outcome
+
+
+def test_a_port_in_use_is_one_clear_error(tmp_path, face_store):
+    import socket
+
+    from enrolld.api.app import ApiServices, create_app
+    from enrolld.api.server import make_server
+    from enrolld.errors import EnrolldError
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        config = make_config(tmp_path)
+        app = create_app(config, ApiServices(store=face_store, vision=None))
+        with pytest.raises(EnrolldError, match=r"cannot listen on 127\.0\.0\.1:\d+ \(api\.host, api\.port\): Address already in use"):
+            make_server(app, config, host="127.0.0.1", port=taken.getsockname()[1])

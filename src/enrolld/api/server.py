@@ -33,6 +33,7 @@ from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
 
 from ..config import Config
+from ..errors import EnrolldError
 from .wire_errors import DialectErrorTask
 
 log = logging.getLogger(__name__)
@@ -234,8 +235,11 @@ def make_server(app, config: Config, *, host: str | None = None, port: int | Non
     )
     options.update(waitress_options)
     socket_map: dict = {}
-    server = _Server(app, map=socket_map, adj=Adjustments(**options),
-                     header_timeout_s=settings.header_timeout_s, body_timeout_s=settings.body_timeout_s)
+    try:
+        server = _Server(app, map=socket_map, adj=Adjustments(**options),
+                         header_timeout_s=settings.header_timeout_s, body_timeout_s=settings.body_timeout_s)
+    except OSError as e:  # the port is taken, or the address is not this machine's
+        raise EnrolldError(f"cannot listen on {options['host']}:{options['port']} (api.host, api.port): {e.strerror}") from None
     return HttpServer(server, socket_map)
 
 
