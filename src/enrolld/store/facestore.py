@@ -12,9 +12,7 @@ the database lost, and a deleted face leaves search the moment its delete return
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import sqlite3
 import time
 from dataclasses import dataclass
 
@@ -36,7 +34,8 @@ from .errors import (
 )
 from .faces import FaceRecord
 from .facesets import FaceSet
-from .persons import Person
+from .person_registry import PersonRegistry
+from .transfer import FaceTransfer
 from .index import FaceSetIndex, rerank
 
 log = logging.getLogger(__name__)
@@ -56,8 +55,10 @@ def _default_similarity():
     return similarity_from_distance
 
 
-class FaceStore:
-    """Face sets and faces. Thread-safe; one instance per process and SQLite file."""
+class FaceStore(PersonRegistry, FaceTransfer):
+    """Face sets and faces. Thread-safe; one instance per process and SQLite file. The person
+    registry's methods (person_registry.py) and export/import's (transfer.py) are mixed in:
+    they share this store's database, ids and indexes."""
 
     def __init__(self, config: Config, *, similarity_from_distance=None):
         self.config = config
@@ -235,58 +236,6 @@ class FaceStore:
             self._note_version(tx, face_set.id)
         return records
 
-    def restore_faces(self, face_set_name: str, faces, *, model_id: str, extras=None) -> None:
-        """Put exported faces back with their own ids (enrolld import): [(FaceRecord, embedding)],
-        all in one transaction or none (an id already here, a full set, a bad field).
-        `extras` maps a face id to its (source, chip JPEG or None); chips kept only with store.keep_chips."""
-        extras = extras or {}
-        keep_chips = self.config.store.keep_chips
-        face_set = self.face_set(face_set_name)
-        with self.database.transaction() as tx:
-            if face_set.face_count + len(faces) > face_set.capacity:
-                raise CapacityError(f"face set {face_set.name!r} has room for {face_set.capacity - face_set.face_count} faces")
-            restored = []
-            for record, embedding in faces:
-                record = dataclasses.replace(
-                    record, face_set_id=face_set.id, face_set_name=face_set.name, model_id=model_id,
-                    external_fields=filters.check_fields(record.external_fields, face_set.external_fields),
-                )
-                try:
-                    source, chip = extras.get(record.face_id, ("import", None))
-                    face_rows.insert(tx.conn, record, embedding, None, chip=chip if keep_chips else None, source=source)
-                except sqlite3.IntegrityError:
-                    raise InvalidArgumentError(f"face {record.face_id} is already on this appliance", field="face_id") from None
-                outbox.append(tx.conn, "face.added", {**record.event_body(), "source": "import"})
-                restored.append((record, embedding))
-            if restored:
-                tx.after_commit(lambda: self._index_of(face_set.id).add_many(
-                    [r.face_id for r, _ in restored], np.stack([e for _, e in restored]),
-                    [model_id] * len(restored), [r.created_at for r, _ in restored],
-                ))
-            self._ids.advance_past(ids.highest_issued(tx.conn))
-            self._note_version(tx, face_set.id)
-
-    def face_extras(self, face_set_name: str) -> dict[int, tuple[str, bytes | None]]:
-        """face id -> (how it was enrolled, its chip JPEG or None) for every face of the set (export)."""
-        face_set = self.face_set(face_set_name)
-        rows = self.database.reader().execute(
-            "SELECT f.face_id, f.source, c.jpeg FROM faces f LEFT JOIN face_chips c ON c.face_id = f.face_id "
-            "WHERE f.face_set_id = ?", (face_set.id,),
-        )
-        return {face_id: (source, None if jpeg is None else bytes(jpeg)) for face_id, source, jpeg in rows}
-
-    def faces_with_embeddings(self, face_set_name: str) -> tuple[FaceSet, list]:
-        """The set and every face of it with its stored embedding (enrolld export)."""
-        face_set = self.face_set(face_set_name)
-        conn = self.database.reader()
-        vectors = {face_id: vector for _, face_id, vector, _, _ in face_rows.embeddings(conn, face_set.id)}
-        records = face_rows.select(conn, face_set.id, face_set.name, "1", [])
-        return face_set, [(r, vectors[r.face_id]) for r in records if r.face_id in vectors]
-
-    def new_person_id(self) -> int:
-        """A fresh person id (an enrollment without one gets one the same way)."""
-        return self._ids.next_id()
-
     def _index_of(self, face_set_id: str) -> FaceSetIndex:
         return self._indexes.setdefault(face_set_id, self._new_index())
 
@@ -352,41 +301,7 @@ class FaceStore:
             self.database.purge()
         return len(doomed)
 
-    # -- persons (names) -------------------------------------------------------------------
-
-    def set_person_name(self, person_id: int, name: str) -> Person:
-        person_id = face_rows.check_int64("person_id", person_id)
-        if person_id is None:
-            raise InvalidArgumentError("person_id is required", field="person_id")
-        name = persons.check_name(name)
-        with self.database.transaction() as tx:
-            person = persons.set_name(tx.conn, person_id, name)
-            outbox.append(tx.conn, "person.named", person.event_body())
-        return person
-
-    def person(self, person_id: int) -> Person | None:
-        return persons.get(self.database.reader(), person_id)
-
-    def person_name(self, person_id: int) -> str | None:
-        person = self.person(person_id)
-        return person.name if person else None
-
-    def person_names(self, person_ids) -> dict[int, str]:
-        return persons.names(self.database.reader(), person_ids)
-
-    def person_by_name(self, name: str) -> Person | None:
-        return persons.by_name(self.database.reader(), name)
-
-    def persons(self, *, offset: int = 0, limit: int = 100) -> list[Person]:
-        return persons.page(self.database.reader(), offset, limit)
-
-    def faces_of_person(self, person_id: int) -> dict[str, int]:
-        """How many faces the person has in each face set that holds any."""
-        rows = self.database.reader().execute(
-            "SELECT s.name, COUNT(*) FROM faces f JOIN face_sets s ON s.id = f.face_set_id "
-            "WHERE f.person_id = ? GROUP BY s.name ORDER BY s.name", (person_id,),
-        ).fetchall()
-        return dict(rows)
+    # -- persons (names): the registry's methods are in person_registry.py --------------------
 
     def forget_person(self, person_id: int, *, delete_faces: bool = False) -> int:
         """Forget the person's name; with delete_faces, every face of theirs in every set goes

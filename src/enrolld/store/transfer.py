@@ -11,8 +11,10 @@ names its model and an import into an appliance with another embedder is refused
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
+import sqlite3
 import tempfile
 from pathlib import Path
 
@@ -20,10 +22,67 @@ import numpy as np
 
 from ..errors import EnrolldError
 from ..vision.types import Box
+from . import faces as face_rows
+from . import filters, ids, outbox
+from .errors import CapacityError, InvalidArgumentError
 from .faces import FaceRecord
+from .facesets import FaceSet
 
 FORMAT = "enrolld.face_set"
 VERSION = 1
+
+
+class FaceTransfer:
+    """What export and import need of the face store, mixed into FaceStore (it uses the
+    store's database, ids and indexes)."""
+
+    def restore_faces(self, face_set_name: str, faces, *, model_id: str, extras=None) -> None:
+        """Put exported faces back with their own ids (enrolld import): [(FaceRecord, embedding)],
+        all in one transaction or none (an id already here, a full set, a bad field).
+        `extras` maps a face id to its (source, chip JPEG or None); chips kept only with store.keep_chips."""
+        extras = extras or {}
+        keep_chips = self.config.store.keep_chips
+        face_set = self.face_set(face_set_name)
+        with self.database.transaction() as tx:
+            if face_set.face_count + len(faces) > face_set.capacity:
+                raise CapacityError(f"face set {face_set.name!r} has room for {face_set.capacity - face_set.face_count} faces")
+            restored = []
+            for record, embedding in faces:
+                record = dataclasses.replace(
+                    record, face_set_id=face_set.id, face_set_name=face_set.name, model_id=model_id,
+                    external_fields=filters.check_fields(record.external_fields, face_set.external_fields),
+                )
+                try:
+                    source, chip = extras.get(record.face_id, ("import", None))
+                    face_rows.insert(tx.conn, record, embedding, None, chip=chip if keep_chips else None, source=source)
+                except sqlite3.IntegrityError:
+                    raise InvalidArgumentError(f"face {record.face_id} is already on this appliance", field="face_id") from None
+                outbox.append(tx.conn, "face.added", {**record.event_body(), "source": "import"})
+                restored.append((record, embedding))
+            if restored:
+                tx.after_commit(lambda: self._index_of(face_set.id).add_many(
+                    [r.face_id for r, _ in restored], np.stack([e for _, e in restored]),
+                    [model_id] * len(restored), [r.created_at for r, _ in restored],
+                ))
+            self._ids.advance_past(ids.highest_issued(tx.conn))
+            self._note_version(tx, face_set.id)
+
+    def face_extras(self, face_set_name: str) -> dict[int, tuple[str, bytes | None]]:
+        """face id -> (how it was enrolled, its chip JPEG or None) for every face of the set (export)."""
+        face_set = self.face_set(face_set_name)
+        rows = self.database.reader().execute(
+            "SELECT f.face_id, f.source, c.jpeg FROM faces f LEFT JOIN face_chips c ON c.face_id = f.face_id "
+            "WHERE f.face_set_id = ?", (face_set.id,),
+        )
+        return {face_id: (source, None if jpeg is None else bytes(jpeg)) for face_id, source, jpeg in rows}
+
+    def faces_with_embeddings(self, face_set_name: str) -> tuple[FaceSet, list]:
+        """The set and every face of it with its stored embedding (enrolld export)."""
+        face_set = self.face_set(face_set_name)
+        conn = self.database.reader()
+        vectors = {face_id: vector for _, face_id, vector, _, _ in face_rows.embeddings(conn, face_set.id)}
+        records = face_rows.select(conn, face_set.id, face_set.name, "1", [])
+        return face_set, [(r, vectors[r.face_id]) for r in records if r.face_id in vectors]
 
 
 class TransferError(EnrolldError):
