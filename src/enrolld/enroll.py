@@ -87,9 +87,12 @@ class Enrollment:
         external_fields: dict | None = None,
         fields_from_text: bool = False,
         source: str = "api",
+        name: str | None = None,
     ):
         """Enroll the largest face of a photo (or every face that passes, with all_faces).
-        Raises NoFaceError or QualityError after recording the refusal."""
+        Raises NoFaceError or QualityError after recording the refusal. `name` as for
+        enroll_face."""
+        person_id = self.person_for(name, person_id)
         self.store.face_set(face_set)  # an unknown set fails before any vision work
         analysis = self.vision.analyze(data, embed=True, largest_only=not all_faces)
         if not analysis.faces:
@@ -101,7 +104,7 @@ class Enrollment:
             self.refuse(face_set, reasons, source=source)
             raise QualityError(tuple(reasons))
         return self._add(face_set, accepted, image=data, person_id=person_id, external_image_id=external_image_id,
-                         external_fields=external_fields, fields_from_text=fields_from_text, source=source)
+                         external_fields=external_fields, fields_from_text=fields_from_text, source=source, name=name)
 
     def enroll_face(
         self,
@@ -130,8 +133,6 @@ class Enrollment:
         face = self.vision.embed_face(face)
         [record] = self._add(face_set, [face], image=image, person_id=person_id, external_image_id=external_image_id,
                              external_fields=external_fields, fields_from_text=False, source=source, name=name)
-        if name and self.store.person_name(record.person_id) is None:
-            self.store.set_person_name(record.person_id, name)
         return record
 
     def person_for(self, name: str | None, person_id: int | None = None) -> int | None:
@@ -172,6 +173,8 @@ class Enrollment:
             face_set, faces, self.model_id, image=image, source=source, chips=chips,
             event_extras=[{**self._event_extras(f, c), "name": name} for f, c in zip(faces, chips)], **fields,
         )
+        if name and self.store.person_name(records[0].person_id) is None:  # a new person, named so
+            self.store.set_person_name(records[0].person_id, name)
         if self.metrics is not None:
             self.metrics.enrollments.labels(source=source).inc(len(records))
         for record in records:

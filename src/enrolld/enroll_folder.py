@@ -53,13 +53,12 @@ def enroll_folder(enrollment, store, folder: Path, face_set: str, *,
     except EnrolldError:
         store.create_face_set(face_set)
     report = FolderReport()
-    person_ids: dict[str, int] = {}
     for done, (name, photo) in enumerate(photos, 1):
         if progress:
             progress(done, len(photos), photo)
         try:
-            person_id = _person_for(store, name, person_ids) if name else None
-            [record] = enrollment.enroll_photo(face_set, photo.read_bytes(), person_id=person_id, source="cli")
+            # The registry's person of that name; the first photo enrolled makes a new one.
+            [record] = enrollment.enroll_photo(face_set, photo.read_bytes(), name=name, source="cli")
         except InvalidArgumentError as e:  # e.g. a folder name that cannot be a person's name
             report.refused.append({"file": str(photo.relative_to(folder)), "reasons": [f"invalid_{e.field or 'argument'}"]})
             continue
@@ -75,12 +74,3 @@ def enroll_folder(enrollment, store, folder: Path, face_set: str, *,
                                 "person_id": str(record.person_id), "face_id": str(record.face_id)})
     return report
 
-
-def _person_for(store, name: str, known: dict[str, int]) -> int:
-    """The registry's person of that name, or a new one named so (once per run)."""
-    if name not in known:
-        person = store.person_by_name(name)
-        if person is None:
-            person = store.set_person_name(store.new_person_id(), name)
-        known[name] = person.person_id
-    return known[name]
