@@ -42,6 +42,16 @@ class FrsError(Exception):
         return response
 
 
+def frs_missing(name: str) -> FrsError:
+    """A required FRS parameter is absent (Params' `missing`)."""
+    return FrsError(400, "FRS.0011", f"parameter {name} is missing")
+
+
+def frs_wrong(name: str, message: str) -> FrsError:
+    """An FRS parameter has a wrong value (Params' `wrong`)."""
+    return FrsError(400, "FRS.0012", message)
+
+
 class AccuAuthError(Exception):
     def __init__(self, http_status: int, status: str, reason: str):
         super().__init__(reason)

@@ -10,7 +10,7 @@ from ..vision import exif
 from ..vision.similarity import similarity
 from . import images
 from .auth import check_frs
-from .errors import FrsError, no_face_code
+from .errors import FrsError, frs_missing, frs_wrong, no_face_code
 from .params import JsonError, Params, int64_or_none, request_json
 
 bp = Blueprint("frs", __name__, url_prefix="/v2/<project_id>")
@@ -32,24 +32,16 @@ def _services():
     return current_app.extensions["enrolld"]
 
 
-def _missing(name: str) -> FrsError:
-    return FrsError(400, "FRS.0011", f"parameter {name} is missing")
-
-
-def _wrong(name: str, message: str) -> FrsError:
-    return FrsError(400, "FRS.0012", message)
-
-
 def _params() -> Params:
     """The JSON object, or the multipart/form fields, of this request."""
     if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
         values = {**request.form.to_dict(), **request.files.to_dict()}
-        return Params(values, from_text=True, missing=_missing, wrong=_wrong)
+        return Params(values, from_text=True, missing=frs_missing, wrong=frs_wrong)
     try:
         body = request_json(request)
     except JsonError as e:
         raise FrsError(400, "FRS.0014", f"the request body must be a JSON object: {e}") from None
-    return Params(body, from_text=False, missing=_missing, wrong=_wrong)
+    return Params(body, from_text=False, missing=frs_missing, wrong=frs_wrong)
 
 
 def _image(params: Params, prefix: str = "image", *, required: bool = True) -> bytes | None:
@@ -58,7 +50,7 @@ def _image(params: Params, prefix: str = "image", *, required: bool = True) -> b
     data = _image_bytes(params, prefix)
     if data is None:
         if required:
-            raise _missing(f"{prefix}_base64, {prefix}_file or {prefix}_url")
+            raise frs_missing(f"{prefix}_base64, {prefix}_file or {prefix}_url")
         return None
     if len(data) > images.FRS_BASE64_MAX:  # a file part is read one byte past the limit to tell
         raise ImageError("too_large", "the image is over 8 MB")
@@ -132,7 +124,7 @@ def _capacity(params: Params) -> int | None:
     if isinstance(value, str):
         value = int64_or_none(value)
         if value is None:
-            raise _wrong("face_set_capacity", "face_set_capacity must be an integer")
+            raise frs_wrong("face_set_capacity", "face_set_capacity must be an integer")
         return value
     return params.integer("face_set_capacity")
 
@@ -190,7 +182,7 @@ def add_faces(face_set_name):
 def get_faces(face_set_name):
     store = _services().store
     face_set = store.face_set(face_set_name)
-    args = Params(request.args, from_text=True, missing=_missing, wrong=_wrong)
+    args = Params(request.args, from_text=True, missing=frs_missing, wrong=frs_wrong)
     if "face_id" in args:
         faces = [store.face(face_set_name, _face_id(args.raw("face_id")))]
     else:
@@ -209,7 +201,7 @@ def update_face(face_set_name):
     external_image_id = params.raw("external_image_id")
     fields = params.structured("external_fields", dict)
     if external_image_id is None and fields is None:
-        raise _missing("external_image_id or external_fields")
+        raise frs_missing("external_image_id or external_fields")
     _services().store.update_face(face_set_name, face_id, external_image_id=external_image_id, external_fields=fields)
     return _count(face_set_name, 1)
 
@@ -226,7 +218,7 @@ def delete_faces(face_set_name):
     elif len(args) == 1:
         number = store.delete_faces(face_set_name, fields=args)
     elif not args:
-        raise _missing("face_id, external_image_id or a custom field")
+        raise frs_missing("face_id, external_image_id or a custom field")
     else:
         raise FrsError(400, "FRS.0012", "delete by one selector at a time")
     if not number:
@@ -270,7 +262,7 @@ def search(face_set_name):
         if model_id != services.enrollment.model_id:
             raise ModelMismatchError(face_set.name, [model_id], services.enrollment.model_id)
     else:
-        raise _missing("image_base64, image_file, image_url or face_id")
+        raise frs_missing("image_base64, image_file, image_url or face_id")
     try:
         hits = services.store.search(face_set_name, embedding, services.enrollment.model_id, top_n=top_n,
                                      threshold=threshold, filter=filter_text, sort=sort)

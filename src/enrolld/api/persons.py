@@ -15,7 +15,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from ..store.errors import PersonNotFoundError
 from .auth import check_either_dialect
-from .errors import FrsError
+from .errors import FrsError, frs_missing, frs_wrong
 from .params import JsonError, Params, int64_or_none, request_json
 
 bp = Blueprint("persons", __name__, url_prefix="/persons")
@@ -38,14 +38,6 @@ def _person_id(text: str) -> int:
     return person_id
 
 
-def _missing(name: str) -> FrsError:
-    return FrsError(400, "FRS.0011", f"parameter {name} is missing")
-
-
-def _wrong(name: str, message: str) -> FrsError:
-    return FrsError(400, "FRS.0012", message)
-
-
 def _person(person_id: int) -> dict:
     store = _store()
     faces = store.faces_of_person(person_id)
@@ -57,7 +49,7 @@ def _person(person_id: int) -> dict:
 
 @bp.get("")
 def list_persons():
-    args = Params(request.args, from_text=True, missing=_missing, wrong=_wrong)
+    args = Params(request.args, from_text=True, missing=frs_missing, wrong=frs_wrong)
     offset = args.integer("offset", default=0, low=0, high=10**9)
     limit = args.integer("limit", default=100, low=1, high=MAX_PAGE)
     people = _store().persons(offset=offset, limit=limit)
@@ -76,7 +68,7 @@ def name_person(person_id):
     except JsonError as e:
         raise FrsError(400, "FRS.0014", f"the request body must be a JSON object: {e}") from None
     if "name" not in body:
-        raise _missing("name")
+        raise frs_missing("name")
     _store().set_person_name(_person_id(person_id), body["name"])
     return jsonify(_person(_person_id(person_id)))
 
