@@ -135,14 +135,19 @@ def test_outbox_filling_is_loud_in_log_status_and_metrics(mqtt_broker, outbox_db
 
 def test_retained_status_online_then_offline_on_clean_stop(mqtt_broker, outbox_db):
     path, _ = outbox_db
+    early = Subscriber(mqtt_broker, "enrolld/pi1/status")
     service = make_service(mqtt_broker, path)
     service.start()
     assert service.link.wait_connected(10)
-    late = Subscriber(mqtt_broker, "enrolld/pi1/status")  # joins after: sees the retained value
+    # Once a subscriber has seen "online", the broker holds it: a later one must get it retained.
+    # (Joining right after the CONNACK could race the PUBLISH and see it live instead.)
+    assert early.wait_for(lambda m: any(p == b"online" for _, p, _ in m))
+    late = Subscriber(mqtt_broker, "enrolld/pi1/status")
     assert late.wait_for(lambda m: (("enrolld/pi1/status", b"online", True) in m))
     service.stop(timeout_s=2)
     assert late.wait_for(lambda m: m and m[-1][1] == b"offline")
     late.close()
+    early.close()
 
 
 def test_last_will_says_offline_when_the_process_dies(mqtt_broker, tmp_path):
