@@ -22,6 +22,7 @@ from .errors import EnrolldError
 
 PEERS = ["face_recognition"]
 EMBEDDERS = ["int8", "float16"]
+DETECTOR_PRECISIONS = ["int8", "float"]
 LANDMARK_NAMES = ("eye_l", "eye_r", "nose", "mouth", "ear_l", "ear_r")  # as seen in the image
 
 
@@ -78,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--peer", choices=PEERS, help="also score the peer in the same run")
     evaluate.add_argument("--embedder", choices=EMBEDDERS, help="override vision.embedder")
+    evaluate.add_argument("--detector-precision", choices=DETECTOR_PRECISIONS, help="override vision.detector_precision")
     evaluate.add_argument("--config", help="TOML config file")
     evaluate.set_defaults(func=cmd_eval)
 
@@ -112,6 +114,7 @@ def _add_bench_commands(bench_parser) -> None:
     pipeline.add_argument("--peer", choices=PEERS)
     pipeline.add_argument("--threads", type=int, help="XNNPACK threads (default: vision.threads)")
     pipeline.add_argument("--embedder", choices=EMBEDDERS)
+    pipeline.add_argument("--detector-precision", choices=DETECTOR_PRECISIONS)
     pipeline.add_argument("--repeats", type=int, default=1, help="passes over the images (default 1)")
     pipeline.add_argument("--config", help="TOML config file")
     pipeline.set_defaults(func=cmd_bench_pipeline)
@@ -293,7 +296,8 @@ def cmd_eval(args) -> int:
     from .bench.evaluate import evaluate
 
     folders = [_existing(folder, "--faces", Path.is_dir) for folder in args.faces]
-    pipeline, peer = _pipeline(args, embedder=args.embedder), _peer(args.peer)
+    pipeline = _pipeline(args, embedder=args.embedder, detector_precision=args.detector_precision)
+    peer = _peer(args.peer)
     for folder in folders:
         result = {"faces": str(folder), **evaluate(folder, pipeline, peer=peer)}
         for name in result.pop("no_face_photos"):
@@ -312,7 +316,7 @@ def cmd_bench_pipeline(args) -> int:
         import cv2
 
         cv2.setNumThreads(args.threads)
-    pipeline = _pipeline(args, threads=args.threads, embedder=args.embedder)
+    pipeline = _pipeline(args, threads=args.threads, embedder=args.embedder, detector_precision=args.detector_precision)
     print(json.dumps(bench_pipeline(images, pipeline, peer=_peer(args.peer), repeats=args.repeats)))
     return 0
 
