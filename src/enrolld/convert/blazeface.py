@@ -336,7 +336,9 @@ def build_tf_function(graph: TfliteGraph, bounds: dict[int, tuple[float, float]]
         for op in graph.ops:
             out = _run_op(tf, op, values, graph)
             if op.outputs[0] in bounds:
-                out = tf.clip_by_value(out, *bounds[op.outputs[0]])
+                low, high = bounds[op.outputs[0]]
+                # after a RELU only the top: a MAXIMUM(x, 0) would come back as a RELU op
+                out = tf.minimum(out, high) if op.kind == "RELU" and low >= 0 else tf.clip_by_value(out, low, high)
             values[op.outputs[0]] = out
         return tuple(values[t] for t in graph.outputs)
 
