@@ -128,3 +128,16 @@ def test_int8_detector_finds_the_faces_the_float_one_finds(kind, min_fraction, s
     assert result["faces"] > 200
     assert result["agreeing"] >= min_fraction * result["faces"], result
     assert result["extra"] <= 0.03 * result["faces"], result
+
+
+def test_bench_detector_times_both_precisions_of_both_models(tmp_path):
+    from enrolld.bench.detector import bench_detector
+
+    rng = np.random.default_rng(3)
+    for i in range(2):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), rng.integers(0, 256, (120, 160, 3), dtype=np.uint8))
+    result = bench_detector(tmp_path, MODELS, threads=1)
+    assert result["photos"] == 2
+    for name in ("full_float", "full_int8", "short_float", "short_int8"):
+        assert result[f"{name}_ms"] > 0
+        assert result["xnnpack_partitions"][name] == 1  # XNNPACK runs every model whole

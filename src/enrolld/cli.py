@@ -119,6 +119,12 @@ def _add_bench_commands(bench_parser) -> None:
     pipeline.add_argument("--config", help="TOML config file")
     pipeline.set_defaults(func=cmd_bench_pipeline)
 
+    detector = bench.add_parser("detector", help="float against int8 BlazeFace invoke times, interleaved in one run")
+    detector.add_argument("--images", required=True, help="folder of photos (searched recursively; the first 40)")
+    detector.add_argument("--threads", type=int, default=1, help="XNNPACK threads (default 1)")
+    detector.add_argument("--config", help="TOML config file (vision.models_dir)")
+    detector.set_defaults(func=cmd_bench_detector)
+
     chips = bench.add_parser("align", help="how close our aligned chips come to dlib's (needs the bench extra)")
     chips.add_argument("--images", required=True, help="folder of single-face photos")
     chips.add_argument("--config", help="TOML config file")
@@ -303,6 +309,16 @@ def cmd_eval(args) -> int:
         for name in result.pop("no_face_photos"):
             print(f"no face found: {folder / 'ids' / name}", file=sys.stderr)
         print(json.dumps(result), flush=True)
+    return 0
+
+
+def cmd_bench_detector(args) -> int:
+    from .bench.detector import bench_detector
+    from .vision import models
+
+    config = config_mod.load(args.config)
+    folder = _existing(args.images, "--images", Path.is_dir)
+    print(json.dumps(bench_detector(folder, models.models_dir(config.vision.models_dir), threads=args.threads)))
     return 0
 
 
