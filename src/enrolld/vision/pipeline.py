@@ -130,6 +130,7 @@ def build_pipeline(config) -> Pipeline:
     # the short-range model retries faces that fill the frame (detector.CLOSE_UP_BORDER)
     close_up = BlazeFace(backend.interpreter(detector_file("short")), "short", vision.min_detection_score)
     detector = FaceDetector(primary, close_up)
+    log.info("detectors: %s, %s (%s)", detector_file(vision.detector).name, detector_file("short").name, backend.name)
     landmarks = load_shape_predictor(models.shape_predictor_path(directory), models.SHAPE_PREDICTOR.sha256)
     embedder_file = models.embedder_path(vision.embedder, directory, edgetpu=backend.wants_edgetpu_models)
     embedder = FaceEmbedder(backend.interpreter(embedder_file), embedder_file)
