@@ -141,3 +141,14 @@ def test_bench_detector_times_both_precisions_of_both_models(tmp_path):
     for name in ("full_float", "full_int8", "short_float", "short_int8"):
         assert result[f"{name}_ms"] > 0
         assert result["xnnpack_partitions"][name] == 1  # XNNPACK runs every model whole
+
+
+def test_default_pipeline_runs_the_int8_full_range_model_and_a_float_close_up_retry():
+    from enrolld import config as config_mod
+    from enrolld.vision.pipeline import build_pipeline
+
+    config = config_mod.load(None)
+    assert config.vision.detector_precision == "int8"
+    pipeline = build_pipeline(config)
+    assert pipeline.detector.primary.int8_input and [o["dtype"] for o in pipeline.detector.primary.regressors] == [np.int8] * 2
+    assert not pipeline.detector.close_up.int8_input  # the close-up retry stays float (models/README.md)
