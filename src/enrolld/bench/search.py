@@ -144,7 +144,7 @@ def measure(state: str, top_n: int, queries: int) -> dict:
         "rss_empty_mb": round(rss_empty, 1),
         "rss_loaded_mb": round(rss_loaded, 1),
         "rss_above_empty_mb": round(rss_loaded - rss_empty, 1),
-        "index_mb": round(sum(i.nbytes() for i in store._indexes.values()) / 2**20, 1),
+        "index_mb": round(store.index.nbytes() / 2**20, 1),
         "load_s": round(load_s, 1),
         "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
     }
