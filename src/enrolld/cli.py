@@ -22,6 +22,7 @@ from .errors import EnrolldError
 
 PEERS = ["face_recognition"]
 EMBEDDERS = ["int8", "float16"]
+DETECTOR_PRECISIONS = ["int8", "float"]
 LANDMARK_NAMES = ("eye_l", "eye_r", "nose", "mouth", "ear_l", "ear_r")  # as seen in the image
 
 
@@ -78,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--peer", choices=PEERS, help="also score the peer in the same run")
     evaluate.add_argument("--embedder", choices=EMBEDDERS, help="override vision.embedder")
+    evaluate.add_argument("--detector-precision", choices=DETECTOR_PRECISIONS, help="override vision.detector_precision")
     evaluate.add_argument("--config", help="TOML config file")
     evaluate.set_defaults(func=cmd_eval)
 
@@ -112,9 +114,16 @@ def _add_bench_commands(bench_parser) -> None:
     pipeline.add_argument("--peer", choices=PEERS)
     pipeline.add_argument("--threads", type=int, help="XNNPACK threads (default: vision.threads)")
     pipeline.add_argument("--embedder", choices=EMBEDDERS)
+    pipeline.add_argument("--detector-precision", choices=DETECTOR_PRECISIONS)
     pipeline.add_argument("--repeats", type=int, default=1, help="passes over the images (default 1)")
     pipeline.add_argument("--config", help="TOML config file")
     pipeline.set_defaults(func=cmd_bench_pipeline)
+
+    detector = bench.add_parser("detector", help="float against int8 BlazeFace invoke times, interleaved in one run")
+    detector.add_argument("--images", required=True, help="folder of photos (searched recursively; the first 40)")
+    detector.add_argument("--threads", type=int, default=1, help="XNNPACK threads (default 1)")
+    detector.add_argument("--config", help="TOML config file (vision.models_dir)")
+    detector.set_defaults(func=cmd_bench_detector)
 
     chips = bench.add_parser("align", help="how close our aligned chips come to dlib's (needs the bench extra)")
     chips.add_argument("--images", required=True, help="folder of single-face photos")
@@ -293,12 +302,23 @@ def cmd_eval(args) -> int:
     from .bench.evaluate import evaluate
 
     folders = [_existing(folder, "--faces", Path.is_dir) for folder in args.faces]
-    pipeline, peer = _pipeline(args, embedder=args.embedder), _peer(args.peer)
+    pipeline = _pipeline(args, embedder=args.embedder, detector_precision=args.detector_precision)
+    peer = _peer(args.peer)
     for folder in folders:
         result = {"faces": str(folder), **evaluate(folder, pipeline, peer=peer)}
         for name in result.pop("no_face_photos"):
             print(f"no face found: {folder / 'ids' / name}", file=sys.stderr)
         print(json.dumps(result), flush=True)
+    return 0
+
+
+def cmd_bench_detector(args) -> int:
+    from .bench.detector import bench_detector
+    from .vision import models
+
+    config = config_mod.load(args.config)
+    folder = _existing(args.images, "--images", Path.is_dir)
+    print(json.dumps(bench_detector(folder, models.models_dir(config.vision.models_dir), threads=args.threads)))
     return 0
 
 
@@ -312,7 +332,7 @@ def cmd_bench_pipeline(args) -> int:
         import cv2
 
         cv2.setNumThreads(args.threads)
-    pipeline = _pipeline(args, threads=args.threads, embedder=args.embedder)
+    pipeline = _pipeline(args, threads=args.threads, embedder=args.embedder, detector_precision=args.detector_precision)
     print(json.dumps(bench_pipeline(images, pipeline, peer=_peer(args.peer), repeats=args.repeats)))
     return 0
 

@@ -38,6 +38,7 @@ class VisionConfig:
     accelerator: str = "auto"  # auto | cpu | edgetpu | gpu
     threads: int = 1  # XNNPACK threads on the CPU backend
     detector: str = "full"  # full (faces near and far, 192 px input) | short (selfie range, 128 px)
+    detector_precision: str = "float"  # float (MediaPipe's own models) | int8 (our full-integer rebuild, Edge TPU compilable)
     embedder: str = "int8"  # int8 | float16
     models_dir: str = ""  # empty: the models shipped with the package
     edgetpu_library: str = "libedgetpu.so.1"
@@ -204,6 +205,7 @@ class Config:
 CHOICES = {
     "vision.accelerator": ("auto", "cpu", "edgetpu", "gpu"),
     "vision.detector": ("full", "short"),
+    "vision.detector_precision": ("float", "int8"),
     "vision.embedder": ("int8", "float16"),
     "capture.source": ("none", "picamera2", "opencv", "folder"),
     "recognize.reject_action": ("flag", "remove"),

@@ -126,13 +126,18 @@ class BlazeFace:
         self.min_score = min_score
         self.interpreter = interpreter
         self.anchor_centres = anchors(self.spec)
-        self.input_index = interpreter.get_input_details()[0]["index"]
-        outputs = interpreter.get_output_details()
-        # The regressor output is the one with 16 values per anchor, whatever it is named.
-        self.regressor_index = next(o["index"] for o in outputs if o["shape"][-1] == 16)
-        self.classifier_index = next(o["index"] for o in outputs if o["shape"][-1] == 1)
+        source = interpreter.get_input_details()[0]
+        self.input_index = source["index"]
+        # The int8 models (models/README.md) take pixel − 128 and give int8 outputs
+        self.int8_input = source["dtype"] == np.int8
+        outputs = {int(o["shape"][-1]): o for o in interpreter.get_output_details()}
+        # Outputs are told apart by their values per anchor, whatever they are named: the float
+        # models give regressors (16) and logits (1); the int8 ones split the regressors into
+        # boxes (4) and keypoints (12), each with its own int8 scale.
+        self.regressors = [outputs[16]] if 16 in outputs else [outputs[4], outputs[12]]
+        self.classifier = outputs[1]
         expected = len(self.anchor_centres)
-        got = int(interpreter.get_output_details()[0]["shape"][1])
+        got = int(self.classifier["shape"][1])
         if got != expected:
             raise ValueError(f"{kind} detector model has {got} anchors, expected {expected}")
 
@@ -140,10 +145,13 @@ class BlazeFace:
         min_score = self.min_score if min_score is None else min_score
         size = self.spec.input_size
         tensor, scale, pad_x, pad_y = letterbox(image_bgr, size)
+        if self.int8_input:  # tensor = pixel/127.5 − 1, so this is pixel − 128 exactly
+            tensor = (np.rint(tensor * 127.5 + 127.5) - 128).astype(np.int8)
         self.interpreter.set_tensor(self.input_index, tensor)
         self.interpreter.invoke()
-        raw = self.interpreter.get_tensor(self.regressor_index)[0]
-        logits = self.interpreter.get_tensor(self.classifier_index)[0, :, 0]
+        parts = [_dequantized(self.interpreter.get_tensor(o["index"])[0], o) for o in self.regressors]
+        raw = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+        logits = _dequantized(self.interpreter.get_tensor(self.classifier["index"])[0, :, 0], self.classifier)
         scores = sigmoid(np.clip(logits, -100, 100))  # MediaPipe clips the raw score at ±100
         candidates = scores >= min_score
         if not candidates.any():
@@ -156,6 +164,13 @@ class BlazeFace:
             points_px = (points * size - (pad_x, pad_y)) / scale
             detections.append(Detection(box_px.reshape(4), points_px, score))
         return detections
+
+
+def _dequantized(values: np.ndarray, details: dict) -> np.ndarray:
+    if values.dtype == np.float32:
+        return values
+    scale, zero_point = details["quantization"]
+    return (values.astype(np.float32) - zero_point) * np.float32(scale)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:

@@ -60,6 +60,14 @@ SHAPE_PREDICTOR = ModelFile(
     "face_recognition_models-0.3.0/face_recognition_models/models/shape_predictor_5_face_landmarks.dat",
 )
 
+# Full-integer int8 rebuilds of the two detectors by our converter (enrolld.convert.blazeface),
+# committed under models/ with provenance (models/README.md, whose table pins their sha256).
+DETECTORS_INT8 = {
+    "short": "face_detection_short_range_int8.tflite",
+    "full": "face_detection_full_range_int8.tflite",
+}
+DETECTOR_PRECISIONS = ("int8", "float")
+
 EMBEDDERS = {
     "float16": "face_embedder_dlib_resnet_f16.tflite",
     "int8": "face_embedder_dlib_resnet_int8.tflite",
@@ -88,11 +96,21 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def detector_path(kind: str, directory: Path) -> Path:
-    model = DETECTORS[kind]
-    path = directory / model.name
+def detector_path(kind: str, directory: Path, precision: str = "float", *, edgetpu: bool = False) -> Path:
+    """The float detector fetched from the pinned wheel, or our committed int8 rebuild; with
+    edgetpu, its `edgetpu_compiler` compilation (*_edgetpu.tflite) when one is there (the
+    compiled file is a product of the user's own compile step, see models/README.md)."""
+    if precision == "float":
+        path = directory / DETECTORS[kind].name
+        if not path.is_file():
+            raise ModelError(f"detector model {path} is missing: run `enrolld models fetch` first")
+        return path
+    path = directory / DETECTORS_INT8[kind]
+    compiled = path.with_name(path.name.replace(".tflite", "_edgetpu.tflite"))
+    if edgetpu and compiled.is_file():
+        return compiled
     if not path.is_file():
-        raise ModelError(f"detector model {path} is missing: run `enrolld models fetch` first")
+        raise ModelError(f"detector model {path} is missing: the models/ folder of the checkout is incomplete")
     return path
 
 

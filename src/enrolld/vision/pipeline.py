@@ -123,12 +123,14 @@ def build_pipeline(config) -> Pipeline:
         except ModelError as e:
             log.info("inference backend: cpu after all (auto: a Coral is here but %s)", e)
             backend = CpuBackend(vision)
-    primary = BlazeFace(
-        backend.interpreter(models.detector_path(vision.detector, directory)), vision.detector, vision.min_detection_score
-    )
+    def detector_file(kind: str):
+        return models.detector_path(kind, directory, vision.detector_precision, edgetpu=backend.wants_edgetpu_models)
+
+    primary = BlazeFace(backend.interpreter(detector_file(vision.detector)), vision.detector, vision.min_detection_score)
     # the short-range model retries faces that fill the frame (detector.CLOSE_UP_BORDER)
-    close_up = BlazeFace(backend.interpreter(models.detector_path("short", directory)), "short", vision.min_detection_score)
+    close_up = BlazeFace(backend.interpreter(detector_file("short")), "short", vision.min_detection_score)
     detector = FaceDetector(primary, close_up)
+    log.info("detectors: %s, %s (%s)", detector_file(vision.detector).name, detector_file("short").name, backend.name)
     landmarks = load_shape_predictor(models.shape_predictor_path(directory), models.SHAPE_PREDICTOR.sha256)
     embedder_file = models.embedder_path(vision.embedder, directory, edgetpu=backend.wants_edgetpu_models)
     embedder = FaceEmbedder(backend.interpreter(embedder_file), embedder_file)

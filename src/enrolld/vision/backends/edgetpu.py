@@ -1,5 +1,7 @@
-"""The Coral Edge TPU backend. Only the embedder runs on the TPU (a full-int8 model compiled
-by edgetpu_compiler); the float16 BlazeFace detector cannot, so it stays on the CPU."""
+"""The Coral Edge TPU backend. A model runs on the TPU when it is an `edgetpu_compiler`
+compilation (*_edgetpu.tflite) of one of our full-int8 models: the embedder always, the
+detectors with vision.detector_precision = "int8" once their compilations are in models/
+(models/README.md says how); every other model (MediaPipe's float detectors) stays on the CPU."""
 
 from __future__ import annotations
 
