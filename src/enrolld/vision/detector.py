@@ -176,16 +176,19 @@ class FaceDetector:
     def detect(self, image_bgr: np.ndarray, *, retries: bool = True) -> list[Detection]:
         """Faces in a BGR image, coordinates in that image's pixels. Without retries, only the
         full-range pass (camera recognition: frames are upright and mostly empty)."""
-        allowance = GREY_SCORE_ALLOWANCE if is_grey(image_bgr) else 0.0
-        primary = functools.partial(self.primary.detect, min_score=self.primary.min_score - allowance)
+        def grey_allowance():
+            return GREY_SCORE_ALLOWANCE if is_grey(image_bgr) else 0.0
+
         if not retries:  # one pass, grey frames (a night camera) judged lower straight away
-            return primary(image_bgr, halve=True)
+            return self.primary.detect(image_bgr, self.primary.min_score - grey_allowance(), halve=True)
         # The first pass shrinks the photo the quick way (letterbox); the retries, whose
         # thresholds and border were measured on photos shrunk in one step, keep that way:
         # a different shrink moves the short-range model's scores on faces/noface by up to 0.1.
         found = self.primary.detect(image_bgr, halve=True)
         if found:
             return found
+        allowance = grey_allowance()
+        primary = functools.partial(self.primary.detect, min_score=self.primary.min_score - allowance)
         # the grey allowance only on this path, so a grey photo whose face is found anyway is
         # treated exactly like colour
         if allowance:
