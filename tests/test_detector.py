@@ -49,12 +49,12 @@ def test_letterbox_keeps_aspect_and_scales_to_minus_one_one():
     assert tensor[0, 0, 0, 0] == -1.0 and tensor[0, 64, 64, 0] == 1.0
 
 
-def test_letterbox_halving_first_maps_pixels_like_one_resize():
+def test_the_quick_letterbox_maps_pixels_like_the_one_step_resize():
     # a bright square in a large odd-sized image lands on the same input pixels either way
     image = np.zeros((1201, 1799, 3), np.uint8)
     image[400:700, 900:1200] = 255
     plain = detector.letterbox(image, 192)
-    halved = detector.letterbox(image, 192, halve=True)
+    halved = detector.letterbox(image, 192, quick=True)
     assert np.abs(np.subtract(halved[2:], plain[2:])).max() <= 1 and abs(halved[1] / plain[1] - 1) < 0.005
     for tensor, scale, pad_x, pad_y in (plain, halved):
         bright = np.argwhere(tensor[0, :, :, 0] > 0.9)
