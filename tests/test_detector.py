@@ -49,6 +49,21 @@ def test_letterbox_keeps_aspect_and_scales_to_minus_one_one():
     assert tensor[0, 0, 0, 0] == -1.0 and tensor[0, 64, 64, 0] == 1.0
 
 
+def test_the_quick_letterbox_maps_pixels_like_the_one_step_resize():
+    # a bright square in a large odd-sized image lands on the same input pixels either way
+    image = np.zeros((1201, 1799, 3), np.uint8)
+    image[400:700, 900:1200] = 255
+    plain = detector.letterbox(image, 192)
+    halved = detector.letterbox(image, 192, quick=True)
+    assert np.abs(np.subtract(halved[2:], plain[2:])).max() <= 1 and abs(halved[1] / plain[1] - 1) < 0.005
+    for tensor, scale, pad_x, pad_y in (plain, halved):
+        bright = np.argwhere(tensor[0, :, :, 0] > 0.9)
+        np.testing.assert_allclose(bright.min(0), [400 * scale + pad_y, 900 * scale + pad_x], atol=1)
+        np.testing.assert_allclose(bright.max(0), [700 * scale + pad_y - 1, 1200 * scale + pad_x - 1], atol=1)
+    assert detector.halve_to(image, 192)[0].shape == (150, 224, 3)  # 3 halvings: 1799 → 899 → 449 → 224
+    assert detector.halve_to(image[:300, :383], 192)[1] == 0  # no halving below twice the size
+
+
 def test_the_score_sigmoid_never_overflows():
     logits = np.array([-100.0, -90.0, 0.0, 90.0, 100.0], np.float32)
     with np.errstate(all="raise"):

@@ -60,16 +60,18 @@ def test_duplicate_id_refused():
 
 
 def test_compact_scores_then_exact_rerank_give_the_float32_answer():
-    from enrolld.store.index import quantize
+    from enrolld.store.index import CODE_OFFSET, CODE_SCALE, encode
 
     rng = np.random.default_rng(7)
     vectors = rng.standard_normal((20_000, 128)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    codes, scales = quantize(vectors)
-    assert codes.dtype == np.int8 and np.abs(codes.astype(np.float32) * scales[:, None] - vectors).max() < 0.01
+    codes = encode(vectors)
+    assert np.abs((codes - CODE_OFFSET) / CODE_SCALE - vectors).max() <= 0.5 / CODE_SCALE + 1e-6
     index = FaceSetIndex()
-    index.add_many(np.arange(20_000), vectors, ["m"] * 20_000, np.zeros(20_000))
-    assert index.nbytes() < 20_000 * 160  # int8 codes and a scale, not 512 bytes of float32 per face
+    for start in range(0, 20_000, 3_000):  # several adds: the answer spans several segments
+        rows = slice(start, start + 3_000)
+        index.add_many(np.arange(20_000)[rows], vectors[rows], ["m"] * len(vectors[rows]), np.zeros(len(vectors[rows])))
+    assert index.nbytes() < 20_000 * 160  # one-byte codes, not 512 bytes of float32 per face
     probes = rng.standard_normal((100, 128)).astype(np.float32)
     probes /= np.linalg.norm(probes, axis=1, keepdims=True)
     for q in probes:
@@ -78,6 +80,29 @@ def test_compact_scores_then_exact_rerank_give_the_float32_answer():
         truth = np.argsort(-cosines, kind="stable")[:10]
         assert list(ids) == list(truth)
         np.testing.assert_allclose(distances, np.sqrt(2 - 2 * cosines[truth]), atol=1e-5)
+
+
+def test_one_face_at_a_time_keeps_few_segments_and_deletes_span_them():
+    """Enrollments one by one: segments merge so a search makes few scans, and a delete that
+    touches several segments leaves every other face findable, in order, with its own id."""
+    rng = np.random.default_rng(11)
+    vectors = unit(rng, 700)
+    index = FaceSetIndex()
+    index.add_many(range(500), vectors[:500], ["m"] * 500, range(500))
+    for i in range(500, 700):
+        index.add(i, vectors[i], "m", float(i))
+    assert 1 < index.segment_count() <= 6
+    doomed = list(range(0, 700, 7))
+    assert index.remove(doomed) == len(doomed)
+    kept = [i for i in range(700) if i % 7]
+    assert len(index) == len(kept) and 0 not in index and 1 in index
+    for i in (1, 499, 501, 699):
+        ids, distances = index.search(vectors[i], 3)
+        assert ids[0] == i and distances[0] == pytest.approx(0, abs=1e-3)
+        truth = [kept[k] for k in np.argsort(-(vectors[kept] @ vectors[i]), kind="stable")[:3]]
+        assert list(ids) == truth
+    ids, _ = index.search(vectors[8], 20, created_after=600)
+    assert set(ids) <= set(range(600, 700)) and len(ids) == 20
 
 
 def test_searches_do_not_wait_for_each_other():

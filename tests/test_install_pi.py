@@ -79,17 +79,26 @@ def test_pi_recipe_keeps_apt_numpy_and_its_modules(tmp_path):
     _run([venv / "bin" / "enrolld", "models", "fetch"], tmp_path)
 
     probe = _run([venv / "bin" / "python", "-c", (
-        "import json, numpy, bottleneck, cv2, enrolld, enrolld.vision.pipeline\n"
+        "import json, numpy, bottleneck, cv2, faiss, enrolld, enrolld.vision.pipeline\n"
+        "from enrolld.store.index import FaceSetIndex\n"
         "mean = float(bottleneck.nanmean(numpy.array([1.0, float('nan'), 3.0])))\n"
+        "vectors = numpy.random.default_rng(0).standard_normal((300, 128)).astype(numpy.float32)\n"
+        "vectors /= numpy.linalg.norm(vectors, axis=1, keepdims=True)\n"
+        "index = FaceSetIndex()\n"
+        "index.add_many(range(300), vectors, ['m'] * 300, [0.0] * 300)\n"
+        "nearest = [int(i) for i in index.search(vectors[42], 3)[0]]\n"
         "print(json.dumps({'numpy': numpy.__version__, 'numpy_file': numpy.__file__,\n"
         "    'bottleneck_file': bottleneck.__file__, 'cv2': cv2.__version__,\n"
-        "    'enrolld_file': enrolld.__file__, 'nanmean': mean}))"
+        "    'enrolld_file': enrolld.__file__, 'nanmean': mean, 'faiss': faiss.__version__,\n"
+        "    'nearest': nearest, 'truth': [int(i) for i in numpy.argsort(-(vectors @ vectors[42]))[:3]]}))"
     )], tmp_path)
     found = json.loads(probe.stdout)
     assert found["numpy"].startswith("1."), found
     assert found["numpy_file"].startswith("/usr/lib/python3/dist-packages/"), found  # apt's, not a wheel
     assert found["bottleneck_file"].startswith("/usr/lib/python3/dist-packages/"), found
     assert found["nanmean"] == 2.0
+    assert found["faiss"].startswith("1.8"), found  # the numpy-1 build the pi extra pins
+    assert found["nearest"] == found["truth"] and found["nearest"][0] == 42, found  # the search index runs on it
     assert found["enrolld_file"].startswith(str(venv)), found  # the installed package, not the checkout
 
     photo = tmp_path / "astronaut.jpg"

@@ -50,6 +50,24 @@ def test_boxes_are_in_source_pixels_when_a_big_jpeg_is_decoded_reduced(pipeline)
     assert big.quality.size_px == min(big.box.width, big.box.height)
 
 
+def test_a_face_too_small_in_a_reduced_decode_is_cut_from_a_finer_one(pipeline):
+    from enrolld.vision.pipeline import KEEP_SIDE, MIN_FACE_SIDE
+
+    # the astronaut's face (about 105 px in her 512 px portrait) in a 4096 px photo: at 1/8 it
+    # would be 4×105/8 = 52 px wide, too small for its chip
+    canvas = np.full((4096, 4096, 3), 128, np.uint8)
+    canvas[:2048, :2048] = cv2.resize(astronaut_bgr(), (2048, 2048))
+    decoded, detections = pipeline.locate(encode(canvas))
+    assert decoded.scale < 1 and min(decoded.image.shape[:2]) >= KEEP_SIDE
+    width = detections[0].box[2] - detections[0].box[0]
+    assert MIN_FACE_SIDE <= width < 2 * MIN_FACE_SIDE  # decoded just fine enough, no finer
+    # the detections moved with the image: the face is still where the full photo has it
+    assert abs(detections[0].box[0] / decoded.scale - 4 * 175) < 80
+    # a big face in the same size of photo (her head and shoulders) stays in the cheapest decode
+    decoded, detections = pipeline.locate(encode(cv2.resize(astronaut_bgr()[:300, 80:380], (4096, 4096))))
+    assert decoded.scale == 1 / 8 and detections[0].box[2] - detections[0].box[0] >= MIN_FACE_SIDE
+
+
 def test_no_face_in_a_flat_image(pipeline):
     assert pipeline.analyze(encode(np.full((300, 300, 3), 90, np.uint8))).faces == ()
 

@@ -19,9 +19,13 @@ import numpy as np
 
 from ..errors import EnrolldError, ImageError
 from ..vision import align, decode
-from ..vision.pipeline import KEEP_SIDE
 from ..vision.shape_predictor import box_frame, face_frame
 from .pipeline import image_files
+
+# dlib runs on the photo decoded at no less than this shorter side (at most halved for the
+# photos here), whatever the pipeline itself decodes: ours is cut the pipeline's way
+# (Pipeline.locate) and compared in this image's coordinates.
+REFERENCE_KEEP_SIDE = 1024
 
 
 def dlib_chip_transform(details) -> np.ndarray:
@@ -48,15 +52,17 @@ def compare_with_dlib(directory, pipeline) -> dict:
     corner_errors, pixel_diffs, cosines, keypoints_in_dlib_chips, same_box_errors = [], [], [], [], []
     chip_corners = np.array([[0, 0], [149, 0], [0, 149], [149, 149]], np.float64)
     for path in image_files(directory):
+        data = path.read_bytes()
         try:
-            decoded = decode.decode(path.read_bytes(), keep_side=KEEP_SIDE)
+            decoded = decode.decode(data, keep_side=REFERENCE_KEEP_SIDE)
+            our_decoded, detections = pipeline.locate(data)
         except ImageError:
             continue
         rgb = cv2.cvtColor(decoded.image, cv2.COLOR_BGR2RGB)
         found = hog(rgb, 1)
-        detections = pipeline.detector.detect(decoded.image)
         if len(found) == 0 or not detections:
             continue
+        ratio = our_decoded.scale / decoded.scale  # our image's pixels per reference pixel
         shape = shape_predictor(rgb, found[0])
         theirs = dlib_chip_transform(dlib.get_face_chip_details(shape, 150, 0.25))
         their_points = np.array([[shape.part(i).x, shape.part(i).y] for i in range(shape.num_parts)], np.float64)
@@ -64,16 +70,17 @@ def compare_with_dlib(directory, pipeline) -> dict:
         on_their_box = pipeline.landmarks.predict(decoded.image, box_frame(r.left(), r.top(), r.right(), r.bottom()))
         same_box_errors.append(float(np.abs(np.floor(on_their_box + 0.5) - their_points).max()))
         centre = np.array([(found[0].left() + found[0].right()) / 2, (found[0].top() + found[0].bottom()) / 2])
-        nearest = min(detections, key=lambda d: np.linalg.norm((d.box[:2] + d.box[2:]) / 2 - centre))
-        ours = align.landmark_chip_transform(pipeline.landmarks.predict(decoded.image, face_frame(nearest.box, nearest.keypoints)))
-        # our chip's corners, taken back into the image and then into dlib's chip
-        corners_in_image = align.map_points(cv2.invertAffineTransform(ours), chip_corners)
+        nearest = min(detections, key=lambda d: np.linalg.norm((d.box[:2] + d.box[2:]) / 2 - centre * ratio))
+        ours = align.landmark_chip_transform(
+            pipeline.landmarks.predict(our_decoded.image, face_frame(nearest.box, nearest.keypoints)))
+        # our chip's corners, taken back into the reference image and then into dlib's chip
+        corners_in_image = align.map_points(cv2.invertAffineTransform(ours), chip_corners) / ratio
         corner_errors.append(float(np.linalg.norm(align.map_points(theirs, corners_in_image) - chip_corners, axis=1).mean()))
-        our_chip = align.extract_chip(decoded.image, ours)
+        our_chip = align.extract_chip(our_decoded.image, ours)
         their_chip = cv2.cvtColor(np.asarray(dlib.get_face_chip(rgb, shape, 150, 0.25)), cv2.COLOR_RGB2BGR)
         pixel_diffs.append(float(np.abs(our_chip.astype(int) - their_chip.astype(int)).mean()))
         cosines.append(float(pipeline.embedder.embed(our_chip) @ pipeline.embedder.embed(their_chip)))
-        keypoints_in_dlib_chips.append(align.map_points(theirs, nearest.keypoints))
+        keypoints_in_dlib_chips.append(align.map_points(theirs, nearest.keypoints / ratio))
     if not cosines:
         raise EnrolldError(f"no photo under {directory} had a face both detectors found")
     template = np.mean(keypoints_in_dlib_chips, axis=0)[:4]

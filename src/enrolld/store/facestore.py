@@ -1,4 +1,4 @@
-"""The face store: face sets and faces in SQLite, one search index per set in memory.
+"""The face store: face sets and faces in SQLite, one search index over them in memory.
 
 Every change is one transaction that also appends its event to the outbox; the in-memory
 index is updated by an after-commit action of that transaction, so search never sees a face
@@ -36,11 +36,9 @@ from .faces import FaceRecord
 from .facesets import FaceSet
 from .person_registry import PersonRegistry
 from .transfer import FaceTransfer
-from .index import FaceSetIndex, rerank
+from .face_index import FaceIndex
 
 log = logging.getLogger(__name__)
-
-LOAD_CHUNK = 10_000  # rows per add when the index loads from the file
 
 
 @dataclass(frozen=True)
@@ -58,71 +56,16 @@ def _default_similarity():
 class FaceStore(PersonRegistry, FaceTransfer):
     """Face sets and faces. Thread-safe; one instance per process and SQLite file. The person
     registry's methods (person_registry.py) and export/import's (transfer.py) are mixed in:
-    they share this store's database, ids and indexes."""
+    they share this store's database, ids and index."""
 
     def __init__(self, config: Config, *, similarity_from_distance=None):
         self.config = config
         self.database = GuardedDatabase(config.store_path)
         self._ids = ids.IdGenerator(config.device.node, after=ids.highest_issued(self.database.reader()))
         self._similarity = similarity_from_distance or _default_similarity()
-        self._indexes: dict[str, FaceSetIndex] = {}
-        self._versions: dict[str, int] = {}  # faces_version each index reflects
-        self._load_indexes()
+        self.index = FaceIndex(self.database)
+        self.index.load()
         self._flagged = frozenset(flags.all_flagged(self.database.reader()))
-
-    def _load_indexes(self) -> None:
-        started = time.monotonic()
-        conn = self.database.reader()
-        sets = facesets.all_sets(conn)
-        for face_set in sets:
-            self._install_index(face_set, face_rows.embeddings(conn, face_set.id))
-        total = sum(len(i) for i in self._indexes.values())
-        log.info("loaded %d faces in %d sets in %.0f ms", total, len(sets), (time.monotonic() - started) * 1e3)
-
-    def _new_index(self, capacity: int = 64) -> FaceSetIndex:
-        # the exact float32 embeddings for the index's re-rank come from the file, by primary key
-        return FaceSetIndex(initial_capacity=max(64, capacity),
-                            exact=lambda ids: face_rows.vectors_by_ids(self.database.reader(), ids))
-
-    def _install_index(self, face_set: FaceSet, rows) -> FaceSetIndex:
-        """An index of (set id, face id, vector, model, created) rows, added in chunks so that
-        a million faces never sit in memory as float32 at once."""
-        index = self._new_index(face_set.face_count)
-        chunk: list = []
-        for row in rows:
-            chunk.append(row[1:])
-            if len(chunk) == LOAD_CHUNK:
-                self._add_rows(index, chunk)
-                chunk = []
-        self._add_rows(index, chunk)
-        self._indexes[face_set.id] = index
-        self._versions[face_set.id] = face_set.faces_version
-        return index
-
-    @staticmethod
-    def _add_rows(index: FaceSetIndex, rows) -> None:
-        if rows:
-            face_ids, vectors, models, created = zip(*rows)
-            index.add_many(face_ids, np.stack(vectors), models, created)
-
-    def _current_index(self, face_set: FaceSet) -> FaceSetIndex:
-        """The set's index, reloaded first if another process (the CLI) changed its faces
-        since: its faces_version moved past the one our own commits left."""
-        if self._versions.get(face_set.id) == face_set.faces_version and face_set.id in self._indexes:
-            return self._indexes[face_set.id]
-        # Under the write lock our own commits' after-commit updates have all run, so a
-        # mismatch seen there is another writer's doing.
-        with self.database.transaction() as tx:
-            current = facesets.get(tx.conn, face_set.name)
-            if self._versions.get(current.id) == current.faces_version and current.id in self._indexes:
-                return self._indexes[current.id]
-            log.info("face set %r changed outside this process: reloading its index", current.name)
-            return self._install_index(current, face_rows.embeddings(tx.conn, current.id))
-
-    def _note_version(self, tx, face_set_id: str) -> None:
-        """After this transaction commits, its set's faces_version is ours (not a stranger's)."""
-        (version,) = tx.conn.execute("SELECT faces_version FROM face_sets WHERE id = ?", (face_set_id,)).fetchone()
-        tx.after_commit(lambda: self._versions.__setitem__(face_set_id, version))
 
     # -- face sets -------------------------------------------------------------------------
 
@@ -141,7 +84,7 @@ class FaceStore(PersonRegistry, FaceTransfer):
                 raise FaceSetLimitError(f"the appliance already holds {limit} face sets (store.max_face_sets)")
             facesets.insert(tx.conn, face_set)
             outbox.append(tx.conn, "face_set.created", {"face_set": face_set.name, "face_set_id": face_set.id})
-            tx.after_commit(lambda: self._install_index(face_set, []))
+            tx.after_commit(lambda: self.index.install(face_set, []))
         return face_set
 
     def face_sets(self) -> list[FaceSet]:
@@ -157,7 +100,7 @@ class FaceStore(PersonRegistry, FaceTransfer):
             face_set = facesets.get(tx.conn, name)
             facesets.delete(tx.conn, face_set.id)  # faces and images go with it (ON DELETE CASCADE)
             outbox.append(tx.conn, "face_set.deleted", {"face_set": face_set.name, "face_set_id": face_set.id})
-            tx.after_commit(lambda: self._indexes.pop(face_set.id, None))
+            tx.after_commit(lambda: self.index.drop(face_set.id))
         self.database.purge()
         return face_set
 
@@ -229,15 +172,12 @@ class FaceStore(PersonRegistry, FaceTransfer):
                 body = {**record.event_body(), "source": source, "box": face.box.as_dict(), "quality": record.quality}
                 outbox.append(tx.conn, "face.added", {**body, **extra})
                 records.append(record)
-            tx.after_commit(lambda: self._index_of(face_set.id).add_many(
+            tx.after_commit(lambda: self.index.part(face_set.id).add_many(
                 [r.face_id for r in records], np.stack([f.embedding for f in faces]),
                 [model_id] * len(records), [r.created_at for r in records],
             ))
-            self._note_version(tx, face_set.id)
+            self.index.note_version(tx, face_set.id)
         return records
-
-    def _index_of(self, face_set_id: str) -> FaceSetIndex:
-        return self._indexes.setdefault(face_set_id, self._new_index())
 
     def record_refusal(self, face_set_name: str, reasons, *, source: str = "api") -> None:
         """Record (as an `enrollment.refused` event) that a photo could not be enrolled."""
@@ -295,8 +235,8 @@ class FaceStore(PersonRegistry, FaceTransfer):
             face_rows.delete(tx.conn, [r.face_id for r in doomed])
             for record in doomed:
                 outbox.append(tx.conn, "face.deleted", record.event_body())
-            tx.after_commit(lambda: self._index_of(face_set.id).remove(r.face_id for r in doomed))
-            self._note_version(tx, face_set.id)
+            tx.after_commit(lambda: self.index.part(face_set.id).remove(r.face_id for r in doomed))
+            self.index.note_version(tx, face_set.id)
         if doomed:
             self.database.purge()
         return len(doomed)
@@ -315,8 +255,8 @@ class FaceStore(PersonRegistry, FaceTransfer):
                 face_rows.delete(tx.conn, [r.face_id for r in records])
                 for record in records:
                     outbox.append(tx.conn, "face.deleted", record.event_body())
-                tx.after_commit(lambda s=face_set, rs=records: self._index_of(s.id).remove(r.face_id for r in rs))
-                self._note_version(tx, face_set.id)
+                tx.after_commit(lambda s=face_set, rs=records: self.index.part(s.id).remove(r.face_id for r in rs))
+                self.index.note_version(tx, face_set.id)
             deleted = sum(len(records) for _, records in doomed)
             if not named and not deleted:
                 raise PersonNotFoundError(f"person {person_id} has neither a name nor faces")
@@ -346,7 +286,7 @@ class FaceStore(PersonRegistry, FaceTransfer):
         sort_keys = filters.check_sort(sort, face_set.external_fields)
         # Checked before looking at the index: an invalid filter is refused on an empty set too.
         condition = None if filter is None else filters.filter_sql(filter, face_set.external_fields)
-        index = self._current_index(face_set)
+        index = self.index.current(face_set)
         if not len(index):
             return []
         foreign = [m for m in index.models() if m != model_id]
@@ -375,23 +315,13 @@ class FaceStore(PersonRegistry, FaceTransfer):
         searches them all on every frame): each set's compact index gives candidates, then one
         exact re-rank and one lookup serve them all. Faces in `exclude` do not answer; sets
         that no longer exist or hold another model's embeddings are skipped."""
-        sets, candidates = {}, []
+        face_sets = []
         for name in face_set_names:
             try:
-                face_set = self.face_set(name)
+                face_sets.append(self.face_set(name))
             except FaceSetNotFoundError:
                 continue
-            index = self._current_index(face_set)
-            if not len(index) or any(m != model_id for m in index.models()):
-                continue
-            found = index.candidates(embedding, top_n + len(exclude))
-            sets.update((int(f), face_set) for f in found)
-            candidates.append(found)
-        if not candidates:
-            return []
-        pool = np.setdiff1d(np.concatenate(candidates), np.fromiter(exclude, np.int64, len(exclude)))
-        found, distances = rerank(lambda ids: face_rows.vectors_by_ids(self.database.reader(), ids),
-                                  pool, embedding, top_n)
+        found, distances, sets = self.index.search_sets(face_sets, embedding, model_id, top_n, exclude)
         hits = []
         for face_id, similarity in zip(found, np.asarray(self._similarity(distances), dtype=np.float64)):
             face_set = sets[int(face_id)]
@@ -404,7 +334,7 @@ class FaceStore(PersonRegistry, FaceTransfer):
         """A stored face's embedding and model (FRS search by face_id)."""
         face_set = self.face_set(face_set_name)
         face = face_rows.get(self.database.reader(), face_set.id, face_set.name, face_id)
-        vector = self._current_index(face_set).vector(face.face_id)
+        vector = self.index.current(face_set).vector(face.face_id)
         if vector is None:
             raise FaceNotFoundError(f"face {face_id} does not exist in face set {face_set_name!r}")
         return vector, face.model_id

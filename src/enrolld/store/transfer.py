@@ -60,12 +60,12 @@ class FaceTransfer:
                 outbox.append(tx.conn, "face.added", {**record.event_body(), "source": "import"})
                 restored.append((record, embedding))
             if restored:
-                tx.after_commit(lambda: self._index_of(face_set.id).add_many(
+                tx.after_commit(lambda: self.index.part(face_set.id).add_many(
                     [r.face_id for r, _ in restored], np.stack([e for _, e in restored]),
                     [model_id] * len(restored), [r.created_at for r, _ in restored],
                 ))
             self._ids.advance_past(ids.highest_issued(tx.conn))
-            self._note_version(tx, face_set.id)
+            self.index.note_version(tx, face_set.id)
 
     def face_extras(self, face_set_name: str) -> dict[int, tuple[str, bytes | None]]:
         """face id -> (how it was enrolled, its chip JPEG or None) for every face of the set (export)."""

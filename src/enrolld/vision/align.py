@@ -52,11 +52,26 @@ def chip_transform(keypoints: np.ndarray) -> np.ndarray:
     return similarity_transform(np.asarray(keypoints[:4], np.float64), TEMPLATE)
 
 
+_TEMPLATE_MEAN = LANDMARK_TEMPLATE.mean(0)
+_TEMPLATE_CENTRED = LANDMARK_TEMPLATE - _TEMPLATE_MEAN
+_TEMPLATE_NORM = float((_TEMPLATE_CENTRED**2).sum())
+
+
 def landmark_chip_transform(landmarks: np.ndarray) -> np.ndarray:
     """Image → chip transform for a face's five dlib landmarks (5, 2), fitted the way dlib fits
-    it (template → image, least squares in image pixels) and then inverted."""
-    to_image = similarity_transform(LANDMARK_TEMPLATE, np.asarray(landmarks, np.float64))
-    return cv2.invertAffineTransform(to_image)
+    it (template → image, least squares in image pixels) and then inverted. In the plane the
+    least-squares similarity has a closed form (what similarity_transform() gives, without
+    an SVD): rotation·scale [[a, −b], [b, a]] with a = Σ(x u + y v) / Σ(x² + y²) and
+    b = Σ(x v − y u) / Σ(x² + y²) over the centred template (x, y) and landmarks (u, v)."""
+    points = np.asarray(landmarks, np.float64)
+    mean = points.mean(0)
+    u, v = (points - mean).T
+    x, y = _TEMPLATE_CENTRED.T
+    a = float(x @ u + y @ v) / _TEMPLATE_NORM
+    b = float(x @ v - y @ u) / _TEMPLATE_NORM
+    # the inverse of p = R t + (mean − R t̄) is t = R⁻¹ (p − mean) + t̄, R⁻¹ = [[a, b], [−b, a]] / (a² + b²)
+    inverse = np.array([[a, b], [-b, a]]) / (a * a + b * b)
+    return np.hstack([inverse, (_TEMPLATE_MEAN - inverse @ mean)[:, None]])
 
 
 def extract_chip(image: np.ndarray, transform: np.ndarray, size: int = CHIP_SIZE) -> np.ndarray:

@@ -144,15 +144,16 @@ def decode(
     max_side: int = 20_000,
     min_side: int = 1,
     keep_side: int = 0,
+    max_factor: int = 8,
     formats: tuple[str, ...] = FORMATS,
 ) -> Decoded:
-    """Decode `data`. keep_side > 0 lets a JPEG be decoded at a reduced scale as long as its
-    shorter side stays at least keep_side pixels."""
+    """Decode `data`. keep_side > 0 lets a JPEG be decoded at a reduced scale (1/2, 1/4 or
+    1/8, at most 1/max_factor) as long as its shorter side stays at least keep_side pixels."""
     fmt, width, height = check_header(data, max_pixels=max_pixels, max_side=max_side, min_side=min_side, formats=formats)
     flags, factor = cv2.IMREAD_COLOR, 1
     if fmt == "jpeg" and keep_side:
         for f, reduced_flag in _REDUCED:
-            if min(width, height) // f >= keep_side:
+            if f <= max_factor and min(width, height) // f >= keep_side:
                 flags, factor = reduced_flag, f
                 break
     buffer = np.frombuffer(data, np.uint8)
