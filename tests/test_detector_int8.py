@@ -143,12 +143,12 @@ def test_bench_detector_times_both_precisions_of_both_models(tmp_path):
         assert result["xnnpack_partitions"][name] == 1  # XNNPACK runs every model whole
 
 
-def test_default_pipeline_runs_the_int8_full_range_model_and_a_float_close_up_retry():
+def test_int8_precision_runs_the_int8_full_range_model_and_a_float_close_up_retry(tmp_path):
     from enrolld import config as config_mod
     from enrolld.vision.pipeline import build_pipeline
 
-    config = config_mod.load(None)
-    assert config.vision.detector_precision == "int8"
-    pipeline = build_pipeline(config)
+    path = tmp_path / "config.toml"
+    path.write_text('[vision]\ndetector_precision = "int8"\n')
+    pipeline = build_pipeline(config_mod.load(path))
     assert pipeline.detector.primary.int8_input and [o["dtype"] for o in pipeline.detector.primary.regressors] == [np.int8] * 2
     assert not pipeline.detector.close_up.int8_input  # the close-up retry stays float (models/README.md)
