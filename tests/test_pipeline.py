@@ -68,6 +68,26 @@ def test_a_face_too_small_in_a_reduced_decode_is_cut_from_a_finer_one(pipeline):
     assert decoded.scale == 1 / 8 and detections[0].box[2] - detections[0].box[0] >= MIN_FACE_SIDE
 
 
+def test_a_sideways_stored_photo_is_decoded_upright_both_times(pipeline):
+    import io
+
+    from PIL import Image
+
+    canvas = np.full((4096, 4096, 3), 128, np.uint8)
+    canvas[:2048, :2048] = cv2.resize(astronaut_bgr(), (2048, 2048))
+    upright = pipeline.analyze(encode(canvas)).faces[0].box
+    # stored turned a quarter counter-clockwise, tagged "display rotated 90° clockwise"
+    stored = Image.fromarray(cv2.cvtColor(cv2.rotate(canvas, cv2.ROTATE_90_COUNTERCLOCKWISE), cv2.COLOR_BGR2RGB))
+    exif = stored.getexif()
+    exif[0x0112] = 6
+    data = io.BytesIO()
+    stored.save(data, "JPEG", quality=90, exif=exif.tobytes())
+    decoded, _ = pipeline.locate(data.getvalue())
+    assert decoded.scale == 1 / 2  # decoded again, finer, for the small face (47 px at 1/8)
+    face = pipeline.analyze(data.getvalue()).faces[0].box
+    assert abs(face.x - upright.x) < 25 and abs(face.y - upright.y) < 25 and abs(face.width - upright.width) < 25
+
+
 def test_no_face_in_a_flat_image(pipeline):
     assert pipeline.analyze(encode(np.full((300, 300, 3), 90, np.uint8))).faces == ()
 

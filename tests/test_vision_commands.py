@@ -104,3 +104,16 @@ def test_bench_align_reports_closeness_to_dlib(small_faces_dir, capsys):
     assert code == 0 and result["faces"] == 2
     assert result["embedding_cosine_min"] > 0.95 and result["corner_error_px_median"] < 15
     assert len(result["template"]) == 4
+
+
+def test_bench_align_jitter_averages_over_moved_start_boxes(small_faces_dir, capsys):
+    pytest.importorskip("dlib", reason="bench align needs the bench extra")
+    code, out, _ = run(capsys, "bench", "align", "--images", str(small_faces_dir / "ids"), "--jitter", "3")
+    result = json.loads(out)
+    jittered = result["jittered"]
+    assert code == 0 and jittered["starts"] == 3
+    # the same faces from nearby starts: close to the single run, never a different face
+    assert abs(jittered["corner_error_px_median"] - result["corner_error_px_median"]) < 2
+    assert jittered["embedding_cosine_mean"] > 0.95
+    code, _, err = run(capsys, "bench", "align", "--images", str(small_faces_dir / "ids"), "--jitter", "1000")
+    assert code != 0 and "--jitter" in err

@@ -127,6 +127,8 @@ def _add_bench_commands(bench_parser) -> None:
 
     chips = bench.add_parser("align", help="how close our aligned chips come to dlib's (needs the bench extra)")
     chips.add_argument("--images", required=True, help="folder of single-face photos")
+    chips.add_argument("--jitter", type=int, default=0,
+                       help="also run each face from N start boxes moved by up to ±0.1%% and report the means")
     chips.add_argument("--config", help="TOML config file")
     chips.set_defaults(func=cmd_bench_align)
 
@@ -341,7 +343,9 @@ def cmd_bench_align(args) -> int:
     from .bench.alignment_check import compare_with_dlib
 
     images = _existing(args.images, "--images", Path.is_dir)
-    print(json.dumps(compare_with_dlib(images, _pipeline(args))))
+    if not 0 <= args.jitter <= 100:
+        raise EnrolldError("--jitter must be 0 to 100 start boxes")
+    print(json.dumps(compare_with_dlib(images, _pipeline(args), jitter=args.jitter)))
     return 0
 
 

@@ -41,7 +41,22 @@ def dlib_chip_transform(details) -> np.ndarray:
     return cv2.getAffineTransform(source, target)
 
 
-def compare_with_dlib(directory, pipeline) -> dict:
+# --jitter: the cascade reads whole pixels, so a start box moved by a hundredth of a pixel can
+# move its points by a pixel, and any change upstream (the detector's input, the decode) moves
+# the figures above by about ±0.1 px and a verification pair or two. Each face is also run from
+# `jitter` start boxes moved by up to ±0.1 % of the box (the same moves every run), and the
+# per-face means are summarised: a change that does not move those is neutral.
+JITTER_FRACTION = 0.002
+
+
+def _corner_error(ours, theirs, ratio, chip_corners) -> float:
+    """Mean distance (dlib chip pixels) of our chip's corners, taken back into the reference
+    image and then into dlib's chip, from dlib's chip corners."""
+    corners_in_image = align.map_points(cv2.invertAffineTransform(ours), chip_corners) / ratio
+    return float(np.linalg.norm(align.map_points(theirs, corners_in_image) - chip_corners, axis=1).mean())
+
+
+def compare_with_dlib(directory, pipeline, jitter: int = 0) -> dict:
     try:
         import dlib
         import face_recognition_models
@@ -50,6 +65,8 @@ def compare_with_dlib(directory, pipeline) -> dict:
     hog = dlib.get_frontal_face_detector()
     shape_predictor = dlib.shape_predictor(face_recognition_models.pose_predictor_five_point_model_location())
     corner_errors, pixel_diffs, cosines, keypoints_in_dlib_chips, same_box_errors = [], [], [], [], []
+    jittered_errors, jittered_cosines = [], []
+    moves = np.random.default_rng(0).uniform(-0.5, 0.5, size=(jitter, 4)) * JITTER_FRACTION
     chip_corners = np.array([[0, 0], [149, 0], [0, 149], [149, 149]], np.float64)
     for path in image_files(directory):
         data = path.read_bytes()
@@ -73,18 +90,27 @@ def compare_with_dlib(directory, pipeline) -> dict:
         nearest = min(detections, key=lambda d: np.linalg.norm((d.box[:2] + d.box[2:]) / 2 - centre * ratio))
         ours = align.landmark_chip_transform(
             pipeline.landmarks.predict(our_decoded.image, face_frame(nearest.box, nearest.keypoints)))
-        # our chip's corners, taken back into the reference image and then into dlib's chip
-        corners_in_image = align.map_points(cv2.invertAffineTransform(ours), chip_corners) / ratio
-        corner_errors.append(float(np.linalg.norm(align.map_points(theirs, corners_in_image) - chip_corners, axis=1).mean()))
+        corner_errors.append(_corner_error(ours, theirs, ratio, chip_corners))
         our_chip = align.extract_chip(our_decoded.image, ours)
         their_chip = cv2.cvtColor(np.asarray(dlib.get_face_chip(rgb, shape, 150, 0.25)), cv2.COLOR_RGB2BGR)
         pixel_diffs.append(float(np.abs(our_chip.astype(int) - their_chip.astype(int)).mean()))
-        cosines.append(float(pipeline.embedder.embed(our_chip) @ pipeline.embedder.embed(their_chip)))
+        their_embedding = pipeline.embedder.embed(their_chip)
+        cosines.append(float(pipeline.embedder.embed(our_chip) @ their_embedding))
+        if jitter:
+            errors, face_cosines = [], []
+            for move in moves:
+                box = nearest.box + move * (nearest.box[2] - nearest.box[0])
+                moved = align.landmark_chip_transform(
+                    pipeline.landmarks.predict(our_decoded.image, face_frame(box, nearest.keypoints)))
+                errors.append(_corner_error(moved, theirs, ratio, chip_corners))
+                face_cosines.append(float(pipeline.embedder.embed(align.extract_chip(our_decoded.image, moved)) @ their_embedding))
+            jittered_errors.append(statistics.mean(errors))
+            jittered_cosines.append(statistics.mean(face_cosines))
         keypoints_in_dlib_chips.append(align.map_points(theirs, nearest.keypoints / ratio))
     if not cosines:
         raise EnrolldError(f"no photo under {directory} had a face both detectors found")
     template = np.mean(keypoints_in_dlib_chips, axis=0)[:4]
-    return {
+    result = {
         "faces": len(cosines),
         "corner_error_px_median": round(statistics.median(corner_errors), 2),
         "corner_error_px_max": round(max(corner_errors), 2),
@@ -94,3 +120,11 @@ def compare_with_dlib(directory, pipeline) -> dict:
         "landmarks_within_1px_on_dlib_box": round(float(np.mean(np.array(same_box_errors) <= 1)), 4),
         "template": np.round(template, 1).tolist(),
     }
+    if jitter:
+        result["jittered"] = {
+            "starts": jitter,
+            "corner_error_px_mean": round(statistics.mean(jittered_errors), 3),
+            "corner_error_px_median": round(statistics.median(jittered_errors), 3),
+            "embedding_cosine_mean": round(statistics.mean(jittered_cosines), 5),
+        }
+    return result

@@ -145,9 +145,11 @@ class BlazeFace:
         """quick: the quick letterbox, for the first pass."""
         min_score = self.min_score if min_score is None else min_score
         size = self.spec.input_size
-        tensor, scale, pad_x, pad_y = letterbox(image_bgr, size, quick=quick)
-        if self.int8_input:  # tensor = pixel/127.5 − 1, so this is pixel − 128 exactly
-            tensor = (np.rint(tensor * 127.5 + 127.5) - 128).astype(np.int8)
+        if self.int8_input:  # the 8-bit model takes pixel − 128: flipping the top bit is that, exactly
+            rgb, scale, pad_x, pad_y = letterbox_pixels(image_bgr, size, quick=quick)
+            tensor = (rgb ^ 0x80).view(np.int8)[None]
+        else:
+            tensor, scale, pad_x, pad_y = letterbox(image_bgr, size, quick=quick)
         self.interpreter.set_tensor(self.input_index, tensor)
         self.interpreter.invoke()
         parts = [_dequantized(self.interpreter.get_tensor(o["index"])[0], o) for o in self.regressors]
@@ -286,9 +288,16 @@ def _turn_back(detection: Detection, rotation: int, width: int, height: int) -> 
 
 
 def letterbox(image_bgr: np.ndarray, size: int, *, quick: bool = False):
-    """Resize to fit a size×size square keeping the aspect ratio, pad with black, and scale
-    to the [-1, 1] RGB float input BlazeFace expects. Returns the tensor, the scale (input
-    pixels per image pixel) and the padding.
+    """The [-1, 1] RGB float input BlazeFace expects (1×size×size×3) for letterbox_pixels()'s
+    square, with its scale and padding."""
+    rgb, scale, pad_x, pad_y = letterbox_pixels(image_bgr, size, quick=quick)
+    return (rgb.astype(np.float32) / 127.5 - 1.0)[None], scale, pad_x, pad_y
+
+
+def letterbox_pixels(image_bgr: np.ndarray, size: int, *, quick: bool = False):
+    """Resize to fit a size×size square keeping the aspect ratio and pad with black: the RGB
+    uint8 square (an 8-bit model takes it as pixel − 128: (rgb ^ 0x80).view(np.int8)), the
+    scale (input pixels per image pixel) and the padding.
     quick: halve the image while it stays at least `size` (halve_to), then resize the rest of
     the way (less than 2×) bilinearly, as MediaPipe's own letterbox does: a fifth of the cost
     of INTER_AREA in one step from a photo (OpenCV's INTER_AREA is vectorised only for exact
@@ -301,9 +310,7 @@ def letterbox(image_bgr: np.ndarray, size: int, *, quick: bool = False):
     pad_x, pad_y = (size - new_w) // 2, (size - new_h) // 2
     square = np.zeros((size, size, 3), np.uint8)
     square[pad_y : pad_y + new_h, pad_x : pad_x + new_w] = resized
-    rgb = cv2.cvtColor(square, cv2.COLOR_BGR2RGB)
-    tensor = (rgb.astype(np.float32) / 127.5 - 1.0)[None]
-    return tensor, scale / 2**halvings, pad_x, pad_y
+    return cv2.cvtColor(square, cv2.COLOR_BGR2RGB), scale / 2**halvings, pad_x, pad_y
 
 
 def halve_to(image: np.ndarray, size: int) -> tuple[np.ndarray, int]:

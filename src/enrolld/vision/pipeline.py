@@ -31,10 +31,11 @@ KEEP_SIDE = 512
 # again less reduced (Pipeline.locate): the chip spans about 140 px per box width, so a face
 # this wide is never enlarged into its chip. Faces at least this wide lose nothing the chip
 # keeps: dlib would shrink them into the chip anyway.
-# Measured (`enrolld bench align` with the box jittered by ±0.1 % and averaged, to see past
-# the cascade's sensitivity to its start): on faces/ids this decode (KEEP_SIDE 512, 140 px)
-# lands our chips as close to dlib's as decoding to 1024 px did (mean corner error +0.008 px,
-# standard error 0.027); 256 px and 140 px, +0.06 px.
+# Measured with `enrolld bench align --images ../shared/faces/ids --jitter 8` (the jitter sees
+# past the cascade's sensitivity to its start box): mean corner error 0.777 px against 0.776
+# when every photo was decoded to at least 1024 px (per face +0.001 px, standard error 0.031).
+# A 384 or 256 px side, with 140 px faces, came out about 0.02–0.03 px worse than 512 and
+# gained a quarter of a millisecond.
 MIN_FACE_SIDE = 140
 
 
