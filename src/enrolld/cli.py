@@ -455,6 +455,9 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # faiss's loader reports at INFO each CPU-specific build it looks for and does not find
+    # ("ModuleNotFoundError ... swigfaiss_avx2"): noise that reads like a fault in the log
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     try:
         return args.func(args) or 0
     except EnrolldError as e:
