@@ -62,6 +62,7 @@ def test_the_quick_letterbox_maps_pixels_like_the_one_step_resize():
         np.testing.assert_allclose(bright.max(0), [700 * scale + pad_y - 1, 1200 * scale + pad_x - 1], atol=1)
     assert detector.halve_to(image, 192)[0].shape == (150, 224, 3)  # 3 halvings: 1799 → 899 → 449 → 224
     assert detector.halve_to(image[:300, :383], 192)[1] == 0  # no halving below twice the size
+    assert detector.halve_to(image, 2 * 192)[1] == 2  # the letterbox's: 1799 → 899 → 449, then INTER_AREA
 
 
 def test_the_score_sigmoid_never_overflows():

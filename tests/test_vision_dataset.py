@@ -64,4 +64,4 @@ def test_multi_face_photos_with_a_stated_count():
     assert len(stated) >= 5
     pipeline = pipeline_with("int8")
     right = [name for name, count in stated.items() if len(pipeline.analyze((faces / name).read_bytes(), embed=False).faces) == count]
-    assert len(right) >= 0.8 * len(stated), (right, stated)
+    assert len(right) >= len(stated) - 1, (right, stated)  # the issue: 14 of 15 (the quick letterbox once gave 12)
