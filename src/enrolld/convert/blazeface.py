@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from enrolld.convert.to_tflite import ConversionError, image_files
+from enrolld.convert.to_tflite import ConversionError, full_int8_tflite, image_files
 from enrolld.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -394,8 +394,6 @@ def float_domain(rgb: np.ndarray) -> np.ndarray:
 
 def convert_int8(model_path: Path, squares: list[np.ndarray], inner_percentile: float | None,
                  logit_offset: float = 0.0) -> bytes:
-    import tensorflow as tf
-
     if not squares:
         raise ConversionError("full-integer quantisation needs calibration photos")
     graph = read_tflite(model_path)
@@ -414,13 +412,7 @@ def convert_int8(model_path: Path, squares: list[np.ndarray], inner_percentile: 
             yield [int8_domain(rgb)]
 
     function, owner = build_tf_function(graph, bounds)
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([function], owner)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = representative_dataset
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    return converter.convert()
+    return full_int8_tflite(function, owner, representative_dataset)
 
 
 def score_bias(int8_model: bytes, float_model: Path, squares: list[np.ndarray]) -> float:

@@ -198,7 +198,6 @@ def convert_float16(weights: ResNetWeights) -> bytes:
 
 
 def convert_int8(weights: ResNetWeights, chips: list[np.ndarray]) -> bytes:
-    import tensorflow as tf
 
     if not chips:
         raise ConversionError("full-integer quantisation needs at least one calibration chip")
@@ -208,6 +207,15 @@ def convert_int8(weights: ResNetWeights, chips: list[np.ndarray]) -> bytes:
             yield [chip[None].astype(np.float32)]
 
     function, owner = build_tf_function(weights, fold_normalisation=True)
+    return full_int8_tflite(function, owner, representative_dataset)
+
+
+def full_int8_tflite(function, owner, representative_dataset) -> bytes:
+    """A concrete TF function as a full-integer TFLite model calibrated on the dataset: int8
+    in and out, int8 builtin ops only (what edgetpu_compiler takes). The embedder's and the
+    BlazeFace detectors' conversions both end here."""
+    import tensorflow as tf
+
     converter = tf.lite.TFLiteConverter.from_concrete_functions([function], owner)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative_dataset
