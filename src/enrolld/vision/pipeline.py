@@ -160,8 +160,8 @@ def build_pipeline(config) -> Pipeline:
         except ModelError as e:
             log.info("inference backend: cpu after all (auto: a Coral is here but %s)", e)
             backend = CpuBackend(vision)
-    # vision.detector_precision chooses the primary pass's model (float by default: with int8,
-    # eval on faces_natural moves by a few pairs, models/README.md). The close-up retry keeps the
+    # vision.detector_precision chooses the primary pass's model (float by default: int8 falls
+    # short on grey photos and multi-face counts, models/README.md). The close-up retry keeps the
     # float short-range model: its int8 rebuild agrees with it on 85 % of close-up faces only,
     # found a face in faces/noface (coins) and cost 0.6 points on grey faces_natural
     # (models/README.md). The GPU backend keeps the float models it was probed with.
