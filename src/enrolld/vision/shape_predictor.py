@@ -79,6 +79,17 @@ class ShapePredictor:
         return coefficients / float((centred * centred).sum())
 
     @functools.cached_property
+    def _leaf_base(self) -> np.ndarray:
+        """Each tree's first row in a level's leaf values."""
+        return np.arange(self.trees) * 2**self.depth
+
+    @functools.cached_property
+    def _decision_weights(self) -> np.ndarray:
+        """Bit n for split n: a tree's decisions @ these packs them into an int (exact in
+        float32: the sums stay below 2**15)."""
+        return (1 << np.arange(2**self.depth - 1)).astype(np.float32)
+
+    @functools.cached_property
     def _leaf_of_decisions(self) -> np.ndarray:
         """Leaf index (0..2**depth−1) for every pattern of a tree's split decisions, the
         decisions packed into an int (bit n set: node n sends the sample right)."""
@@ -99,20 +110,17 @@ class ShapePredictor:
         height, width = image.shape[:2]
         channels = 1 if image.ndim == 2 else image.shape[2]
         pixels = np.ascontiguousarray(image).reshape(-1)
+        channel_views = [pixels[channel:] for channel in range(channels)]
         limits = np.array([width, height], np.uint64)
         strides = np.array([channels, width * channels], np.int64)
         linear, offset = to_image[:, :2].astype(np.float64), to_image[:, 2].astype(np.float64)
         to_image_t = linear.T
-        shape = self.initial_shape.copy()
-        splits = 2**self.depth - 1
-        leaf_base = np.arange(self.trees) * (splits + 1)
-        leaf_of = self._leaf_of_decisions
-        similarity = self._similarity_coefficients
-        weights = (1 << np.arange(splits)).astype(np.float32)  # exact: sums stay below 2**15
+        leaf_of, similarity = self._leaf_of_decisions, self._similarity_coefficients
+        leaf_base, weights = self._leaf_base, self._decision_weights
         # the current shape (flat, float32) lives in the first row of the sum below
-        steps = np.empty((self.trees + 1, shape.size), np.float32)
+        steps = np.empty((self.trees + 1, self.initial_shape.size), np.float32)
         current = steps[0]
-        current[:] = shape.reshape(-1)
+        current[:] = self.initial_shape.reshape(-1)
         place = np.empty((2 + self.points, 2))
         centre_offset = offset + 0.5
         for placement, first, second, thresholds, leaf_values in self._levels:
@@ -124,37 +132,37 @@ class ShapePredictor:
             place[:2] = np.array([[a, b], [-b, a]]) @ to_image_t
             np.add(current.reshape(-1, 2) @ to_image_t, centre_offset, out=place[2:])
             xy = np.floor(placement @ place).astype(np.int64)
-            # dlib reads 0 outside the image; negative coordinates wrap to huge unsigned ones
-            outside = (xy.view(np.uint64) >= limits).any(1)
             index = xy @ strides
-            partly_outside = outside.any()
-            if partly_outside:
+            # dlib reads 0 outside the image; negative coordinates wrap to huge unsigned ones.
+            # Faces lie inside the image nearly always: one test for all points, and the
+            # per-point mask (a reduction along the short axis, slow) only when one is out.
+            if (xy.view(np.uint64) >= limits).any():
+                outside = (xy.view(np.uint64) >= limits).any(1)
                 index[outside] = 0
-            grey = _grey_at(pixels, index, channels)
-            if partly_outside:
+                grey = _grey_at(channel_views, index)
                 grey[outside] = 0
+            else:
+                grey = _grey_at(channel_views, index)
             # every split of every tree at once, then each tree's leaf from its decisions
-            goes_right = (grey.take(first) - grey.take(second) <= thresholds).reshape(self.trees, splits)
+            goes_right = (grey.take(first) - grey.take(second) <= thresholds).reshape(self.trees, -1)
             leaves = leaf_base + leaf_of.take((goes_right.astype(np.float32) @ weights).astype(np.int64))
             # one tree after the other in float32, as dlib adds them: numpy reduces over the
             # rows of a C-ordered array row by row, in order (a pairwise sum would round
             # differently, enough to move a point across a pixel boundary now and then)
             np.take(leaf_values, leaves, axis=0, out=steps[1:])
-            current[:] = steps.sum(axis=0, dtype=np.float32)
+            current[:] = np.add.reduce(steps, axis=0, dtype=np.float32)
         return current.reshape(-1, 2).astype(np.float64) @ linear.T + offset
 
 
-def _grey_at(pixels: np.ndarray, index: np.ndarray, channels: int) -> np.ndarray:
-    """dlib's grey level (int16) of the pixels starting at `index` in the flat image: for
-    colour, the integer mean of the channels (dlib's rgb → grey), computed only there. One
-    take per channel is quicker than gathering pixel rows; t // 3 is (t · 0x5556) >> 16 for
-    every sum of three bytes, and quicker."""
-    total = pixels.take(index).astype(np.int32)
-    for channel in range(1, channels):
-        total += pixels.take(index + channel)
-    if channels == 3:
-        return ((total * 0x5556) >> 16).astype(np.int16)
-    return (total // channels).astype(np.int16)
+def _grey_at(channels: list[np.ndarray], index: np.ndarray) -> np.ndarray:
+    """dlib's grey level (int16) of the pixels starting at `index` in the flat image, given as
+    one view per channel (the flat image shifted by the channel): for colour, the integer mean
+    of the channels (dlib's rgb → grey), computed only there. One take per channel is quicker
+    than gathering pixel rows, and int16 holds a sum of three bytes."""
+    total = channels[0].take(index).astype(np.int16)
+    for channel in channels[1:]:
+        total += channel.take(index)
+    return total // len(channels) if len(channels) > 1 else total
 
 
 def box_frame(left: float, top: float, right: float, bottom: float) -> np.ndarray:
