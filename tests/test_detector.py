@@ -62,7 +62,7 @@ def test_the_quick_letterbox_maps_pixels_like_the_one_step_resize():
         np.testing.assert_allclose(bright.max(0), [700 * scale + pad_y - 1, 1200 * scale + pad_x - 1], atol=1)
     assert detector.halve_to(image, 192)[0].shape == (150, 224, 3)  # 3 halvings: 1799 → 899 → 449 → 224
     assert detector.halve_to(image[:300, :383], 192)[1] == 0  # no halving below twice the size
-    assert detector.halve_to(image, 2 * 192)[1] == 2  # the letterbox's: 1799 → 899 → 449, then INTER_AREA
+    assert detector.halve_to(image, 2 * 192)[1] == 2  # the letterbox's: 1799 → 899 → 449, then bilinear to 384 and one halving
 
 
 def test_the_score_sigmoid_never_overflows():
@@ -97,3 +97,36 @@ def test_weighted_nms_ends_on_degenerate_boxes():
     boxes = np.array([[5, 5, 5, 5], [0, 0, 10, 10]], np.float32)
     kept = detector.weighted_nms(boxes, np.zeros((2, 6, 2), np.float32), np.array([0.9, 0.8], np.float32))
     assert len(kept) == 2
+
+
+class _Model:
+    """Records the thresholds it is asked at; finds a face only at or below `finds_at`."""
+
+    def __init__(self, finds_at: float | None, min_score: float = 0.5):
+        self.min_score, self.finds_at, self.asked = min_score, finds_at, []
+
+    def detect(self, image, min_score=None, *, quick=False):
+        min_score = self.min_score if min_score is None else min_score
+        self.asked.append(round(min_score, 3))
+        if self.finds_at is None or min_score > self.finds_at:
+            return []
+        h, w = image.shape[:2]
+        return [detector.Detection(np.array([w * 0.3, h * 0.3, w * 0.7, h * 0.7], np.float32),
+                                   np.zeros((6, 2), np.float32), self.finds_at)]
+
+
+def test_the_retries_run_on_the_retry_model_with_the_grey_allowance():
+    grey = np.full((200, 300, 3), 90, np.uint8)
+    primary, retry = _Model(finds_at=None), _Model(finds_at=0.47)
+    found = detector.FaceDetector(primary, None, retry).detect(grey)
+    assert len(found) == 1 and found[0].score == 0.47
+    assert primary.asked == [0.5]  # one quick pass of the primary model, then the retry model's
+    assert retry.asked == [round(0.5 - detector.GREY_SCORE_ALLOWANCE, 3)]
+
+
+def test_a_colour_photo_gets_no_grey_allowance_and_the_retry_model_tries_the_turns():
+    colour = np.zeros((200, 300, 3), np.uint8)
+    colour[..., 2] = 200
+    primary, retry = _Model(finds_at=None), _Model(finds_at=None)
+    assert detector.FaceDetector(primary, None, retry).detect(colour) == []
+    assert primary.asked == [0.5] and retry.asked == [0.5] * len(detector.ROTATIONS)

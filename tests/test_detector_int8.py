@@ -143,12 +143,23 @@ def test_bench_detector_times_both_precisions_of_both_models(tmp_path):
         assert result["xnnpack_partitions"][name] == 1  # XNNPACK runs every model whole
 
 
-def test_int8_precision_runs_the_int8_full_range_model_and_a_float_close_up_retry(tmp_path):
+def test_int8_is_the_default_primary_pass_and_the_retries_stay_float():
+    from enrolld import config as config_mod
+    from enrolld.vision.pipeline import build_pipeline
+
+    pipeline = build_pipeline(config_mod.load(None))
+    assert pipeline.detector.primary.int8_input and [o["dtype"] for o in pipeline.detector.primary.regressors] == [np.int8] * 2
+    assert not pipeline.detector.close_up.int8_input  # the close-up retry stays float (models/README.md)
+    # the grey allowance and the turns run MediaPipe's float full-range model, whose scores
+    # their thresholds were measured on
+    assert not pipeline.detector.retry.int8_input and pipeline.detector.retry.spec.input_size == 192
+
+
+def test_float_precision_runs_mediapipes_models_throughout(tmp_path):
     from enrolld import config as config_mod
     from enrolld.vision.pipeline import build_pipeline
 
     path = tmp_path / "config.toml"
-    path.write_text('[vision]\ndetector_precision = "int8"\n')
+    path.write_text('[vision]\ndetector_precision = "float"\n')
     pipeline = build_pipeline(config_mod.load(path))
-    assert pipeline.detector.primary.int8_input and [o["dtype"] for o in pipeline.detector.primary.regressors] == [np.int8] * 2
-    assert not pipeline.detector.close_up.int8_input  # the close-up retry stays float (models/README.md)
+    assert not pipeline.detector.primary.int8_input and pipeline.detector.retry is pipeline.detector.primary

@@ -201,14 +201,18 @@ def test_recognition_frames_skip_the_detectors_retries(vision_worker):
     """An empty camera frame costs one detector pass in recognition; a photo gets the retries."""
     calls = []
     detector = vision_worker.pipeline.detector
-    original = detector.primary.detect
+    models = {id(m): m for m in (detector.primary, detector.retry)}.values()  # the retries' own model too
+    originals = {id(m): m.detect for m in models}
 
-    def counting(*args, **kwargs):
-        calls.append(1)
-        return original(*args, **kwargs)
+    def counting(original):
+        def detect(*args, **kwargs):
+            calls.append(1)
+            return original(*args, **kwargs)
+        return detect
 
     empty = np.full((360, 640, 3), 128, np.uint8)
-    detector.primary.detect = counting
+    for model in models:
+        model.detect = counting(originals[id(model)])
     try:
         assert vision_worker.analyze_frame(empty, background=True).faces == ()
         assert len(calls) == 1
@@ -216,4 +220,5 @@ def test_recognition_frames_skip_the_detectors_retries(vision_worker):
         vision_worker.analyze_frame(empty)
         assert len(calls) > 1  # the burst (and uploads) still retry turned photos
     finally:
-        detector.primary.detect = original
+        for model in models:
+            del model.detect  # the class's own method again

@@ -152,14 +152,15 @@ class BlazeFace:
             tensor, scale, pad_x, pad_y = letterbox(image_bgr, size, quick=quick)
         self.interpreter.set_tensor(self.input_index, tensor)
         self.interpreter.invoke()
-        parts = [_dequantized(self.interpreter.get_tensor(o["index"])[0], o) for o in self.regressors]
-        raw = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
         logits = _dequantized(self.interpreter.get_tensor(self.classifier["index"])[0, :, 0], self.classifier)
         scores = sigmoid(np.clip(logits, -100, 100))  # MediaPipe clips the raw score at ±100
-        candidates = scores >= min_score
-        if not candidates.any():
+        candidates = np.flatnonzero(scores >= min_score)
+        if not candidates.size:
             return []
-        boxes, keypoints = decode_boxes(raw[candidates], self.anchor_centres[candidates], size)
+        # only the candidates' regressors are read and dequantised (a handful of 2,304 anchors)
+        parts = [_dequantized(self.interpreter.get_tensor(o["index"])[0].take(candidates, axis=0), o) for o in self.regressors]
+        raw = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+        boxes, keypoints = decode_boxes(raw, self.anchor_centres[candidates], size)
         detections = []
         for box, points, score in weighted_nms(boxes, keypoints, scores[candidates]):
             # from [0,1] of the padded square back to image pixels
@@ -184,11 +185,17 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 class FaceDetector:
     """The full-range model first; the retries run only when it finds nothing, so a photo with
-    a face pays for one pass."""
+    a face pays for one pass.
+    retry: the model of the retries' own passes (grey allowance, turns), the primary one unless
+    given. With the int8 primary the pipeline gives MediaPipe's float model here: every retry
+    threshold above was measured on the float models' scores, and int8 moves a weak face's
+    score by about ±0.1 logit (up to 0.07 in score on a face near the threshold), enough to
+    lose it in the rare photos that need a retry; off the common path, the cost does not matter."""
 
-    def __init__(self, primary: BlazeFace, close_up: BlazeFace | None = None):
+    def __init__(self, primary: BlazeFace, close_up: BlazeFace | None = None, retry: BlazeFace | None = None):
         self.primary = primary
         self.close_up = close_up
+        self.retry = retry or primary
 
     def detect(self, image_bgr: np.ndarray, *, retries: bool = True) -> list[Detection]:
         """Faces in a BGR image, coordinates in that image's pixels. Without retries, only the
@@ -206,7 +213,7 @@ class FaceDetector:
         if found:
             return found
         allowance = grey_allowance()
-        primary = functools.partial(self.primary.detect, min_score=self.primary.min_score - allowance)
+        primary = functools.partial(self.retry.detect, min_score=self.retry.min_score - allowance)
         # the grey allowance only on this path, so a grey photo whose face is found anyway is
         # treated exactly like colour
         if allowance:
@@ -298,11 +305,13 @@ def letterbox_pixels(image_bgr: np.ndarray, size: int, *, quick: bool = False):
     """Resize to fit a size×size square keeping the aspect ratio and pad with black: the RGB
     uint8 square (an 8-bit model takes it as pixel − 128: (rgb ^ 0x80).view(np.int8)), the
     scale (input pixels per image pixel) and the padding.
-    quick: halve the image while it stays at least twice `size` (halve_to), then INTER_AREA the
-    rest of the way (2-4×): half the cost of INTER_AREA in one step from a photo (OpenCV's
-    INTER_AREA is vectorised only for exact halvings). Halving further and finishing under 2×
-    (bilinearly, as MediaPipe does, or by INTER_AREA) costs a third as much but blurs small
-    faces: multi/ photos lost one face each in 3 of 15."""
+    quick: halve the image while it stays at least twice `size` (halve_to), then shrink it
+    bilinearly to twice the input (by under 2, so no pixel is skipped) and halve it once more:
+    about INTER_AREA's average (OpenCV vectorises INTER_AREA only for exact halvings; one
+    INTER_AREA step from a photo costs ten times as much, and from the halved photo still
+    0.9 ms against 0.3). Halving further and finishing under 2× (bilinearly, as MediaPipe
+    does, or by INTER_AREA) costs less again but blurs small faces: multi/ photos lost one
+    face each in 3 of 15."""
     image, halvings = halve_to(image_bgr, 2 * size) if quick else (image_bgr, 0)
     h, w = image.shape[:2]
     scale = size / max(h, w)

@@ -160,8 +160,8 @@ def build_pipeline(config) -> Pipeline:
         except ModelError as e:
             log.info("inference backend: cpu after all (auto: a Coral is here but %s)", e)
             backend = CpuBackend(vision)
-    # vision.detector_precision chooses the primary pass's model (float by default: int8 falls
-    # short on grey photos and multi-face counts, models/README.md). The close-up retry keeps the
+    # vision.detector_precision chooses the primary pass's model (int8 by default: as accurate
+    # as float on every shared set and a third quicker, models/README.md). The close-up retry keeps the
     # float short-range model: its int8 rebuild agrees with it on 85 % of close-up faces only,
     # found a face in faces/noface (coins) and cost 0.6 points on grey faces_natural
     # (models/README.md). The GPU backend keeps the float models it was probed with.
@@ -174,7 +174,11 @@ def build_pipeline(config) -> Pipeline:
     primary = BlazeFace(backend.interpreter(primary_file), vision.detector, vision.min_detection_score)
     # the short-range model retries faces that fill the frame (detector.CLOSE_UP_BORDER)
     close_up = BlazeFace(backend.interpreter(close_up_file), "short", vision.min_detection_score)
-    detector = FaceDetector(primary, close_up)
+    retry = None  # the int8 primary's retries run on the float model their thresholds were measured on
+    if precision == "int8":
+        retry = BlazeFace(backend.interpreter(models.detector_path(vision.detector, directory)), vision.detector,
+                          vision.min_detection_score)
+    detector = FaceDetector(primary, close_up, retry)
     log.info("detectors: %s, close-up retry %s (%s)", primary_file.name, close_up_file.name, backend.name)
     landmarks = load_shape_predictor(models.shape_predictor_path(directory), models.SHAPE_PREDICTOR.sha256)
     embedder_file = models.embedder_path(vision.embedder, directory, edgetpu=backend.wants_edgetpu_models)

@@ -19,7 +19,9 @@ def sharpness(chip_bgr: np.ndarray) -> float:
     """Variance of the Laplacian of the grey chip: high for crisp detail, low for blur. On the
     fixed-size chip it also falls for faces upscaled from too few pixels."""
     grey = cv2.cvtColor(chip_bgr, cv2.COLOR_BGR2GRAY)
-    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+    # int16 holds a 3×3 Laplacian of bytes exactly (−1020..1020); meanStdDev sums in double
+    _, deviation = cv2.meanStdDev(cv2.Laplacian(grey, cv2.CV_16S))
+    return float(deviation[0, 0]) ** 2
 
 
 def head_pose(keypoints: np.ndarray) -> tuple[float, float]:

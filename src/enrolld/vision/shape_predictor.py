@@ -186,14 +186,14 @@ def face_frame(box: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
     around the box centre, turned with the line through the eyes (keypoints 0 and 1) so a
     head tilted in the picture starts from a tilted mean shape (upright faces, dlib's only
     kind, are unaffected)."""
-    x0, y0, x1, y1 = np.asarray(box, np.float64)
+    x0, y0, x1, y1 = (float(v) for v in box)
     side = BOX_SCALE * (x1 - x0)
-    eye_line = np.asarray(keypoints[1], np.float64) - np.asarray(keypoints[0], np.float64)
-    angle = math.atan2(eye_line[1], eye_line[0])
-    c, s = math.cos(angle), math.sin(angle)
-    linear = side * np.array([[c, -s], [s, c]])
-    centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
-    return np.hstack([linear, (centre - linear @ [0.5, 0.5])[:, None]])
+    (left_x, left_y), (right_x, right_y) = np.asarray(keypoints[:2], np.float64).tolist()
+    angle = math.atan2(right_y - left_y, right_x - left_x)
+    c, s = side * math.cos(angle), side * math.sin(angle)
+    # the unit square's centre (0.5, 0.5) lands on the box centre
+    centre_x, centre_y = (x0 + x1) / 2, (y0 + y1) / 2
+    return np.array([[c, -s, centre_x - 0.5 * (c - s)], [s, c, centre_y - 0.5 * (s + c)]])
 
 
 # --------------------------------------------------------------------------- reading the .dat
