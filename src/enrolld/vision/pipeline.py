@@ -174,12 +174,13 @@ def build_pipeline(config) -> Pipeline:
     primary = BlazeFace(backend.interpreter(primary_file), vision.detector, vision.min_detection_score)
     # the short-range model retries faces that fill the frame (detector.CLOSE_UP_BORDER)
     close_up = BlazeFace(backend.interpreter(close_up_file), "short", vision.min_detection_score)
-    retry = None  # the int8 primary's retries run on the float model their thresholds were measured on
-    if precision == "int8":
-        retry = BlazeFace(backend.interpreter(models.detector_path(vision.detector, directory)), vision.detector,
-                          vision.min_detection_score)
+    # the int8 primary's retries run on the float model their thresholds were measured on
+    retry_file = models.detector_path(vision.detector, directory)
+    retry = None if retry_file == primary_file else BlazeFace(
+        backend.interpreter(retry_file), vision.detector, vision.min_detection_score)
     detector = FaceDetector(primary, close_up, retry)
-    log.info("detectors: %s, close-up retry %s (%s)", primary_file.name, close_up_file.name, backend.name)
+    log.info("detectors: %s, retries %s, close-up retry %s (%s)", primary_file.name, retry_file.name,
+             close_up_file.name, backend.name)
     landmarks = load_shape_predictor(models.shape_predictor_path(directory), models.SHAPE_PREDICTOR.sha256)
     embedder_file = models.embedder_path(vision.embedder, directory, edgetpu=backend.wants_edgetpu_models)
     embedder = FaceEmbedder(backend.interpreter(embedder_file), embedder_file)
