@@ -85,6 +85,7 @@ def test_bench_pipeline_prints_stage_medians(small_faces_dir, capsys):
     for key in ("decode_ms", "detect_ms", "align_ms", "embed_ms", "median_ms"):
         assert result[key] >= 0
     assert result["median_ms"] >= result["detect_ms"]
+    assert len(result["loadavg"]) == 3 and all(v >= 0 for v in result["loadavg"])
 
 
 def test_eval_and_bench_against_the_peer(small_faces_dir, capsys):
