@@ -186,3 +186,16 @@ def test_image_url_forms_that_parsers_disagree_on_are_refused(api_factory, url, 
 def test_recognitions_limit_goes_through_the_same_parser(api, limit):
     response = requests.get(f"{api.url}/recognitions", params={"limit": limit}, headers=FRS, timeout=30)
     refused(response, 400, "FRS.0012")
+
+
+def test_a_one_pixel_high_strip_is_refused_cleanly_in_both_dialects(staff):
+    # a 1×3000 image once reached the detector's halving and failed inside OpenCV
+    import cv2
+    import numpy as np
+
+    strip = cv2.imencode(".png", np.full((1, 3000, 3), 90, np.uint8))[1].tobytes()
+    body = refused(frs(staff, "POST", "/face-sets/staff/faces", files={"image_file": ("s.png", strip)}), 400, "FRS.0404")
+    assert "no face" in body["error_msg"]
+    body = refused(accu(staff, "/v2/add_face", data={"name": "staff", "person_id": "1"}, files={"file": ("s.png", strip)}),
+                   400, "INVALID_ARGUMENT")
+    assert "128 px" in body["reason"]  # AccuAuth's own minimum side comes first

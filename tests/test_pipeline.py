@@ -92,6 +92,14 @@ def test_no_face_in_a_flat_image(pipeline):
     assert pipeline.analyze(encode(np.full((300, 300, 3), 90, np.uint8))).faces == ()
 
 
+@pytest.mark.parametrize("shape", [(1, 3000), (3000, 1), (2, 5000), (5000, 3), (1, 769), (3, 1537), (1, 1)])
+def test_one_pixel_strips_are_looked_at_without_error(pipeline, shape):
+    # the detector's halvings once shrank a side of one pixel to nothing (cv2.resize asserted)
+    strip = np.full((*shape, 3), 90, np.uint8)
+    assert pipeline.analyze(encode(strip)).faces == ()
+    assert pipeline.analyze_image(strip).faces == ()
+
+
 def test_a_tiny_blurry_face_fails_the_gate(pipeline):
     tiny = cv2.resize(astronaut_bgr(), (160, 160))
     canvas = np.zeros((480, 480, 3), np.uint8)

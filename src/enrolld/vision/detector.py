@@ -335,9 +335,10 @@ def halve_to(image: np.ndarray, size: int) -> tuple[np.ndarray, int]:
     the number of halvings. INTER_AREA straight from a large photo to 192 px averages the
     same pixels but costs ten times as much: OpenCV has a vectorised path only for an
     exact halving. An odd last row or column is dropped first, so every pixel of the result
-    is the mean of exactly four; pixel coordinates scale by exactly 2 per halving."""
+    is the mean of exactly four; pixel coordinates scale by exactly 2 per halving. A side of
+    one pixel (a strip 1×3000) cannot be halved: such an image is left as it is."""
     halvings = 0
-    while max(image.shape[:2]) // 2 >= size:
+    while max(image.shape[:2]) // 2 >= size and min(image.shape[:2]) >= 2:
         h, w = image.shape[:2]
         image = cv2.resize(image[: h - h % 2, : w - w % 2], (w // 2, h // 2), interpolation=cv2.INTER_AREA)
         halvings += 1
