@@ -7,7 +7,6 @@ of it; more: an operator XNNPACK lacks split the graph and runs on the reference
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from pathlib import Path
@@ -17,7 +16,7 @@ import numpy as np
 
 from ..vision import models
 from ..vision.detector import SPECS, letterbox
-from .pipeline import image_files
+from .pipeline import image_files, load_average
 
 ROUNDS = 5
 
@@ -61,5 +60,5 @@ def bench_detector(directory: Path, models_dir: Path, threads: int = 1, invokes:
     result = {"photos": len(photos), "threads": threads, "rounds": ROUNDS}
     result.update({f"{name}_ms": round(statistics.median(t), 2) for name, t in times.items()})
     result["xnnpack_partitions"] = {name: xnnpack_partitions(interpreter) for name, (interpreter, _) in runs.items()}
-    result["loadavg"] = [round(v, 2) for v in os.getloadavg()]
+    result["loadavg"] = load_average()
     return result

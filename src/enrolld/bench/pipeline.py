@@ -57,6 +57,11 @@ def bench_pipeline(directory: Path, pipeline, peer=None, repeats: int = 1) -> di
         result["peer"] = peer.name
         result["peer_median_ms"] = round(statistics.median(peer_times), 2)
         result["speedup"] = round(result["peer_median_ms"] / result["median_ms"], 1)
-    # the 1, 5 and 15 minute load averages at the end: a speedup means little on a busy machine
-    result["loadavg"] = [round(v, 2) for v in os.getloadavg()]
+    result["loadavg"] = load_average()
     return result
+
+
+def load_average() -> list[float]:
+    """The 1, 5 and 15 minute load averages, printed with a benchmark's figures: timings and
+    speedups mean little on a busy machine."""
+    return [round(v, 2) for v in os.getloadavg()]

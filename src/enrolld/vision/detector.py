@@ -317,9 +317,7 @@ def letterbox_pixels(image_bgr: np.ndarray, size: int, *, quick: bool = False):
     h, w = image.shape[:2]
     scale = size / max(h, w)
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
-    if quick and max(h, w) > 2 * size:
-        # bilinearly to twice the input (a shrink by under 2, which misses no pixel), then an
-        # exact halving: about INTER_AREA's average at a third of its cost
+    if quick and max(h, w) > 2 * size:  # see above: bilinear to twice the input, then halved
         twice = cv2.resize(image, (2 * new_w, 2 * new_h), interpolation=cv2.INTER_LINEAR)
         resized = cv2.resize(twice, (new_w, new_h), interpolation=cv2.INTER_AREA)
     else:
