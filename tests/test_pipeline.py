@@ -68,6 +68,46 @@ def test_a_face_too_small_in_a_reduced_decode_is_cut_from_a_finer_one(pipeline):
     assert decoded.scale == 1 / 8 and detections[0].box[2] - detections[0].box[0] >= MIN_FACE_SIDE
 
 
+def _portrait_photo(face_side: int) -> np.ndarray:
+    """A 1200×900 photo (too small a side for KEEP_SIDE's 1/2 decode, enough for COARSE_SIDE's)
+    with the astronaut's head and shoulders scaled so her face is about face_side px wide."""
+    canvas = np.full((900, 1200, 3), 128, np.uint8)
+    head = astronaut_bgr()[:300, 80:380]  # her face is about 105 px of these 300
+    side = min(900, round(300 * face_side / 105))
+    canvas[:side, :side] = cv2.resize(head, (side, side))
+    return canvas
+
+
+def test_a_portrait_is_found_in_a_coarse_decode_the_same_as_in_a_fine_one(pipeline):
+    from enrolld.vision.pipeline import MIN_FACE_SIDE
+
+    photo = _portrait_photo(500)
+    decoded, detections = pipeline.locate(encode(photo))
+    assert decoded.scale == 1 / 2 and len(detections) == 1  # found in the coarse decode alone
+    assert detections[0].box[2] - detections[0].box[0] >= MIN_FACE_SIDE
+    # the same photo as a PNG (never decoded reduced): the same face, in source pixels
+    exact = pipeline.analyze(encode(photo, ".png")).faces[0]
+    coarse = pipeline.analyze(encode(photo)).faces[0]
+    assert abs(coarse.box.x - exact.box.x) < 8 and abs(coarse.box.width - exact.box.width) < 10
+    assert similarity(coarse.embedding, exact.embedding) > 0.97
+
+
+def test_a_small_face_is_looked_for_again_as_before(pipeline):
+    from enrolld.vision.pipeline import MIN_FACE_SIDE
+
+    photo = _portrait_photo(200)  # 100 px in the coarse decode: too narrow for its chip
+    passes = []
+    first_pass = pipeline.detector.first_pass
+    pipeline.detector.first_pass = lambda image: passes.append(image.shape) or first_pass(image)
+    try:
+        decoded, detections = pipeline.locate(encode(photo))
+    finally:
+        del pipeline.detector.first_pass
+    assert passes == [(450, 600, 3), (900, 1200, 3)]  # coarse, then the full decode again
+    assert decoded.scale == 1 and len(detections) == 1
+    assert detections[0].box[2] - detections[0].box[0] >= MIN_FACE_SIDE
+
+
 def test_a_sideways_stored_photo_is_decoded_upright_both_times(pipeline):
     import io
 

@@ -106,7 +106,15 @@ def _webp_size(data: bytes):
 _HEADER_READERS = {"jpeg": _jpeg_size, "png": _png_size, "bmp": _bmp_size, "webp": _webp_size}
 
 # libjpeg decodes at these fractions for free; IMREAD_REDUCED_* keep EXIF rotation.
-_REDUCED = ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4), (2, cv2.IMREAD_REDUCED_COLOR_2))
+_REDUCED = {8: cv2.IMREAD_REDUCED_COLOR_8, 4: cv2.IMREAD_REDUCED_COLOR_4, 2: cv2.IMREAD_REDUCED_COLOR_2}
+
+
+def reduction(fmt: str, width: int, height: int, keep_side: int, max_factor: int = 8) -> int:
+    """The reduction (1, 2, 4 or 8) decode() applies: the largest, at most max_factor, that
+    keeps the shorter side at least keep_side pixels; 1 unless a JPEG and keep_side > 0."""
+    if fmt != "jpeg" or not keep_side:
+        return 1
+    return next((f for f in _REDUCED if f <= max_factor and min(width, height) // f >= keep_side), 1)
 
 
 def check_header(
@@ -150,12 +158,8 @@ def decode(
     """Decode `data`. keep_side > 0 lets a JPEG be decoded at a reduced scale (1/2, 1/4 or
     1/8, at most 1/max_factor) as long as its shorter side stays at least keep_side pixels."""
     fmt, width, height = check_header(data, max_pixels=max_pixels, max_side=max_side, min_side=min_side, formats=formats)
-    flags, factor = cv2.IMREAD_COLOR, 1
-    if fmt == "jpeg" and keep_side:
-        for f, reduced_flag in _REDUCED:
-            if f <= max_factor and min(width, height) // f >= keep_side:
-                flags, factor = reduced_flag, f
-                break
+    factor = reduction(fmt, width, height, keep_side, max_factor)
+    flags = _REDUCED.get(factor, cv2.IMREAD_COLOR)
     buffer = np.frombuffer(data, np.uint8)
     image = cv2.imdecode(buffer, flags)  # 16-bit, grey, alpha and CMYK all come out as 8-bit BGR
     if image is None:
