@@ -55,6 +55,8 @@ def chip_transform(keypoints: np.ndarray) -> np.ndarray:
 _TEMPLATE_MEAN = LANDMARK_TEMPLATE.mean(0)
 _TEMPLATE_CENTRED = LANDMARK_TEMPLATE - _TEMPLATE_MEAN
 _TEMPLATE_NORM = float((_TEMPLATE_CENTRED**2).sum())
+_TEMPLATE_CENTRED_XY = _TEMPLATE_CENTRED.tolist()
+_TEMPLATE_MEAN_XY = _TEMPLATE_MEAN.tolist()
 
 
 def landmark_chip_transform(landmarks: np.ndarray) -> np.ndarray:
@@ -62,16 +64,22 @@ def landmark_chip_transform(landmarks: np.ndarray) -> np.ndarray:
     it (template → image, least squares in image pixels) and then inverted. In the plane the
     least-squares similarity has a closed form (what similarity_transform() gives, without
     an SVD): rotation·scale [[a, −b], [b, a]] with a = Σ(x u + y v) / Σ(x² + y²) and
-    b = Σ(x v − y u) / Σ(x² + y²) over the centred template (x, y) and landmarks (u, v)."""
-    points = np.asarray(landmarks, np.float64)
-    mean = points.mean(0)
-    u, v = (points - mean).T
-    x, y = _TEMPLATE_CENTRED.T
-    a = float(x @ u + y @ v) / _TEMPLATE_NORM
-    b = float(x @ v - y @ u) / _TEMPLATE_NORM
+    b = Σ(x v − y u) / Σ(x² + y²) over the centred template (x, y) and landmarks (u, v).
+    In plain floats: for five points, numpy's per-call cost is most of the work."""
+    points = np.asarray(landmarks, np.float64).tolist()
+    mean_u = sum(p[0] for p in points) / len(points)
+    mean_v = sum(p[1] for p in points) / len(points)
+    a = b = 0.0
+    for (x, y), (u, v) in zip(_TEMPLATE_CENTRED_XY, points):
+        u, v = u - mean_u, v - mean_v
+        a += x * u + y * v
+        b += x * v - y * u
+    a, b = a / _TEMPLATE_NORM, b / _TEMPLATE_NORM
     # the inverse of p = R t + (mean − R t̄) is t = R⁻¹ (p − mean) + t̄, R⁻¹ = [[a, b], [−b, a]] / (a² + b²)
-    inverse = np.array([[a, b], [-b, a]]) / (a * a + b * b)
-    return np.hstack([inverse, (_TEMPLATE_MEAN - inverse @ mean)[:, None]])
+    norm = a * a + b * b
+    ia, ib = a / norm, b / norm
+    return np.array([[ia, ib, _TEMPLATE_MEAN_XY[0] - ia * mean_u - ib * mean_v],
+                     [-ib, ia, _TEMPLATE_MEAN_XY[1] + ib * mean_u - ia * mean_v]])
 
 
 def extract_chip(image: np.ndarray, transform: np.ndarray, size: int = CHIP_SIZE) -> np.ndarray:
@@ -79,13 +87,19 @@ def extract_chip(image: np.ndarray, transform: np.ndarray, size: int = CHIP_SIZE
     Gaussian pyramid so that shrinking them does not alias (dlib's chips are smooth, and the
     network expects that)."""
     transform = transform.astype(np.float64)
-    scale = np.sqrt(abs(np.linalg.det(transform[:, :2])))  # chip pixels per image pixel
-    if scale < 0.5:
-        image, transform = _crop_around_chip(image, transform, size)
-        while scale < 0.5:
-            image = cv2.pyrDown(image)
-            transform = transform @ np.diag([2.0, 2.0, 1.0])
-            scale *= 2
+    (m00, m01, _), (m10, m11, _) = transform.tolist()
+    scale = abs(m00 * m11 - m01 * m10) ** 0.5  # chip pixels per image pixel
+    image, transform = _crop_around_chip(image, transform, size)
+    while scale < 0.5:
+        image = cv2.pyrDown(image)
+        transform = transform @ np.diag([2.0, 2.0, 1.0])
+        scale *= 2
+    if image.ndim == 3 and image.shape[2] == 3:
+        # OpenCV's warp is vectorised for four channels, not three: the same chip in half the
+        # time (the crop it converts is small)
+        chip = cv2.warpAffine(cv2.cvtColor(image, cv2.COLOR_BGR2BGRA), transform, (size, size),
+                              flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        return cv2.cvtColor(chip, cv2.COLOR_BGRA2BGR)
     return cv2.warpAffine(image, transform, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
 
 

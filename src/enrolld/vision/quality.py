@@ -31,17 +31,19 @@ def head_pose(keypoints: np.ndarray) -> tuple[float, float]:
     at about the same radius; turned by yaw, the nose sits at 0.5 + tan(yaw)/2 of the way
     between the projected ears. Pitch: where the nose falls between the eyes and the mouth,
     against the frontal template."""
-    eye_a, eye_b, nose, mouth, ear_a, ear_b = np.asarray(keypoints, np.float64)
-    across = eye_b - eye_a
-    across /= max(np.linalg.norm(across), 1e-6)
-    down = np.array([-across[1], across[0]])
-    ear_span = np.dot(ear_b - ear_a, across)
-    ratio = np.dot(nose - ear_a, across) / ear_span if abs(ear_span) > 1e-6 else 0.5
-    yaw = math.degrees(math.atan(float(2 * ratio - 1)))
-    eyes = (eye_a + eye_b) / 2
-    eye_to_mouth = np.dot(mouth - eyes, down)
-    nose_ratio = np.dot(nose - eyes, down) / eye_to_mouth if abs(eye_to_mouth) > 1e-6 else FRONTAL_NOSE_RATIO
-    pitch = math.degrees(math.asin(float(np.clip((nose_ratio - FRONTAL_NOSE_RATIO) * 2.5, -1, 1))))
+    # in plain floats: for six points, numpy's per-call cost is most of the work
+    (ax, ay), (bx, by), (nx, ny), (mx, my), (lx, ly), (rx, ry) = np.asarray(keypoints, np.float64).tolist()
+    length = max(math.hypot(bx - ax, by - ay), 1e-6)
+    across_x, across_y = (bx - ax) / length, (by - ay) / length
+    down_x, down_y = -across_y, across_x
+    ear_span = (rx - lx) * across_x + (ry - ly) * across_y
+    ratio = ((nx - lx) * across_x + (ny - ly) * across_y) / ear_span if abs(ear_span) > 1e-6 else 0.5
+    yaw = math.degrees(math.atan(2 * ratio - 1))
+    eyes_x, eyes_y = (ax + bx) / 2, (ay + by) / 2
+    eye_to_mouth = (mx - eyes_x) * down_x + (my - eyes_y) * down_y
+    nose_ratio = (((nx - eyes_x) * down_x + (ny - eyes_y) * down_y) / eye_to_mouth
+                  if abs(eye_to_mouth) > 1e-6 else FRONTAL_NOSE_RATIO)
+    pitch = math.degrees(math.asin(min(max((nose_ratio - FRONTAL_NOSE_RATIO) * 2.5, -1.0), 1.0)))
     return yaw, pitch
 
 
