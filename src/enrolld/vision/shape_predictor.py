@@ -112,6 +112,9 @@ class ShapePredictor:
         pixels = np.ascontiguousarray(image).reshape(-1)
         channel_views = [pixels[channel:] for channel in range(channels)]
         limits = np.array([width, height], np.uint64)
+        # the same limits for every point, laid flat: a comparison without broadcasting over
+        # a short axis is three times quicker (the test below runs once per level)
+        flat_limits = np.tile(limits, len(self._levels[0][0]))
         strides = np.array([channels, width * channels], np.int64)
         linear, offset = to_image[:, :2].astype(np.float64), to_image[:, 2].astype(np.float64)
         to_image_t = linear.T
@@ -136,7 +139,7 @@ class ShapePredictor:
             # dlib reads 0 outside the image; negative coordinates wrap to huge unsigned ones.
             # Faces lie inside the image nearly always: one test for all points, and the
             # per-point mask (a reduction along the short axis, slow) only when one is out.
-            if (xy.view(np.uint64) >= limits).any():
+            if (xy.view(np.uint64).reshape(-1) >= flat_limits).any():
                 outside = (xy.view(np.uint64) >= limits).any(1)
                 index[outside] = 0
                 grey = _grey_at(channel_views, index)
