@@ -89,25 +89,26 @@ def extract_chip(image: np.ndarray, transform: np.ndarray, size: int = CHIP_SIZE
     transform = transform.astype(np.float64)
     (m00, m01, _), (m10, m11, _) = transform.tolist()
     scale = abs(m00 * m11 - m01 * m10) ** 0.5  # chip pixels per image pixel
-    image, transform = _crop_around_chip(image, transform, size)
+    image, transform = _crop_around_chip(image, transform, size, scale)
     while scale < 0.5:
         image = cv2.pyrDown(image)
         transform = transform @ np.diag([2.0, 2.0, 1.0])
         scale *= 2
-    if image.ndim == 3 and image.shape[2] == 3:
-        # OpenCV's warp is vectorised for four channels, not three: the same chip in half the
-        # time (the crop it converts is small)
-        chip = cv2.warpAffine(cv2.cvtColor(image, cv2.COLOR_BGR2BGRA), transform, (size, size),
-                              flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-        return cv2.cvtColor(chip, cv2.COLOR_BGRA2BGR)
-    return cv2.warpAffine(image, transform, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    # OpenCV's warp is vectorised for four channels, not three: the same chip in half the
+    # time (the crop it converts is small)
+    bgr = image.ndim == 3 and image.shape[2] == 3
+    if bgr:
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2BGRA)
+    chip = cv2.warpAffine(image, transform, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    return cv2.cvtColor(chip, cv2.COLOR_BGRA2BGR) if bgr else chip
 
 
-def _crop_around_chip(image, transform, size):
-    """Only the part of the image the chip covers (plus a margin) goes through the pyramid."""
+def _crop_around_chip(image, transform, size, scale):
+    """Only the part of the image the chip covers (plus a margin of 8 chip pixels) goes
+    through the pyramid and the warp; scale: chip pixels per image pixel."""
     inverse = cv2.invertAffineTransform(transform)
     corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], np.float64) @ inverse.T
-    margin = 8 / np.sqrt(abs(np.linalg.det(transform[:, :2])))
+    margin = 8 / scale
     x0, y0 = np.floor(corners.min(0) - margin).astype(int)
     x1, y1 = np.ceil(corners.max(0) + margin).astype(int)
     h, w = image.shape[:2]

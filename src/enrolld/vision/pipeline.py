@@ -119,7 +119,7 @@ class Pipeline:
         started = time.perf_counter()
         detections = self.detector.first_pass(decoded.image)
         timings["detect_ms"] += _ms_since(started)
-        if detections and min(float(d.box[2] - d.box[0]) for d in detections) >= MIN_FACE_SIDE:
+        if detections and _narrowest(detections) >= MIN_FACE_SIDE:
             return decoded, detections
         return None
 
@@ -227,13 +227,18 @@ def _finer_factor(decoded, detections) -> int:
     factor = round(1 / decoded.scale)
     if factor == 1 or not detections:
         return 0
-    narrowest = min(float(d.box[2] - d.box[0]) for d in detections)  # in decoded pixels
+    narrowest = _narrowest(detections)
     if narrowest >= MIN_FACE_SIDE:
         return 0
     finer = factor // 2
     while finer > 1 and narrowest * factor / finer < MIN_FACE_SIDE:
         finer //= 2
     return finer
+
+
+def _narrowest(detections: list) -> float:
+    """The narrowest detection's box width, in the pixels of the image it was found in."""
+    return min(float(d.box[2] - d.box[0]) for d in detections)
 
 
 def _largest_first(detections: list, largest_only: bool) -> list:
