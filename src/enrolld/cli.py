@@ -21,8 +21,9 @@ from . import native_stderr
 from .errors import EnrolldError
 
 PEERS = ["face_recognition"]
-EMBEDDERS = ["int8", "float16"]
-DETECTOR_PRECISIONS = ["int8", "float"]
+# the config's own choices, so a flag that overrides a key accepts exactly what the key does
+EMBEDDERS = config_mod.CHOICES["vision.embedder"]
+DETECTOR_PRECISIONS = config_mod.CHOICES["vision.detector_precision"]
 LANDMARK_NAMES = ("eye_l", "eye_r", "nose", "mouth", "ear_l", "ear_r")  # as seen in the image
 
 

@@ -66,7 +66,6 @@ DETECTORS_INT8 = {
     "short": "face_detection_short_range_int8.tflite",
     "full": "face_detection_full_range_int8.tflite",
 }
-DETECTOR_PRECISIONS = ("int8", "float")
 
 EMBEDDERS = {
     "float16": "face_embedder_dlib_resnet_f16.tflite",
