@@ -49,14 +49,21 @@ def shoot(browser, name):
 
 def wait_until(predicate, timeout_s=20.0):
     """helpers.wait_until, where a page still being replaced (an element gone stale, or not
-    there yet) means "not yet" rather than a failure."""
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    there yet) means "not yet" rather than a failure. Chromedriver sometimes reports a stale
+    element as a plain WebDriverException ("unhandled inspector error: Node with given id does
+    not belong to the document", when the node went with the old page mid-query): the same
+    race, so also "not yet"."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
 
     def settled():
         try:
             return predicate()
         except (StaleElementReferenceException, NoSuchElementException):
             return None
+        except WebDriverException as e:
+            if "does not belong to the document" in str(e):
+                return None
+            raise
 
     return _wait_until(settled, timeout_s)
 
